@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test test-fast lint bench demo clean
+
+# The venv is rebuilt whenever a requirements file changes.
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## run: serve the app on http://localhost:8080 with zero configuration (gunicorn app:app)
+run: $(VENV)/.runtime
+	$(VENV)/bin/gunicorn app:app
+
+## test: install what the suite needs (venv, npm packages, Chromium) and run all of it
+test: $(VENV)/.dev
+	bash scripts/install-test-deps.sh
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+## test-fast: the unit tests only (no browser, no node)
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -m "not e2e"
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""The Flask app: `create_app(settings)` builds it; `gunicorn app:app` serves it.
+
+`app` is built on first access (PEP 562), so importing this module for `create_app` has no side effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+from flask import Flask
+
+from handlers import build_router, install
+from services import Services
+from settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    if settings.provider_urls_are_insecure:
+        # Local providers (tests, `make demo`) speak plain http; oauthlib refuses it unless told.
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    if len(settings.app_secret.encode()) < 32:
+        logging.getLogger(__name__).warning("APP_SECRET is shorter than 32 bytes; a longer one is safer for HS256.")
+    warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum recommended length")
+
+    services = services or Services.build(settings)
+    app = Flask(__name__, static_folder=None)
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["services"] = services
+    app.register_blueprint(install.http_routes(services))
+    build_router().install(app, jwt_secret=settings.app_secret, services=services)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+    # urllib3 logs full URLs at DEBUG, and a revocation URL or an authorization redirect can carry a token.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("requests_oauthlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("oauthlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+_app: Flask | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(name)

@@ -1,0 +1,18 @@
+"""Failures talking to the OAuth2 provider or its APIs, each with a reason code.
+
+Reasons: `invalid_grant` (the code or refresh token is used, expired or revoked), `invalid_client` (wrong
+client id or secret), `rejected` (another OAuth2 error), `unauthorized` (an API refused the access token),
+`forbidden` (the token lacks a scope), `unavailable` (timeout, connection error, 5xx, 429),
+`bad_response` (an answer we cannot read).
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    def __init__(self, reason: str, operation: str, detail: str = "", *, status: int | None = None) -> None:
+        self.reason = reason
+        self.operation = operation
+        self.detail = detail
+        self.status = status
+        super().__init__(f"{operation or 'provider call'} failed: {reason}" + (f" ({detail})" if detail else ""))

@@ -1,0 +1,154 @@
+"""The app's settings: one typed object read from the environment and validated at start.
+
+Every setting is documented in the README's settings table; tests build `Settings` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger(__name__)
+
+GOOGLE_AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+GOOGLE_REVOKE_URL = "https://oauth2.googleapis.com/revoke"
+GOOGLE_USERINFO_URL = "https://openidconnect.googleapis.com/v1/userinfo"
+GOOGLE_CALENDAR_API_URL = "https://www.googleapis.com/calendar/v3"
+DEFAULT_SCOPES = ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
+DEFAULT_APP_SECRET_FILE = Path(__file__).resolve().parent / "instance" / "app_secret"
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot start with; the message names the variable."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    app_secret: str = field(repr=False)
+    port: int = 8080
+    root_url: str = "http://localhost:8080"
+    mattermost_site_url: str | None = None
+    oauth2_authorize_url: str = GOOGLE_AUTHORIZE_URL
+    oauth2_token_url: str = GOOGLE_TOKEN_URL
+    oauth2_revoke_url: str = GOOGLE_REVOKE_URL
+    oauth2_userinfo_url: str = GOOGLE_USERINFO_URL
+    oauth2_scopes: tuple[str, ...] = DEFAULT_SCOPES
+    google_api_url: str = GOOGLE_CALENDAR_API_URL
+    # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
+    token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    http_timeout: float = 10.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.app_secret:
+            raise SettingsError("APP_SECRET must not be empty.")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"PORT must be between 1 and 65535, not {self.port}.")
+        for name in ("root_url", "oauth2_authorize_url", "oauth2_token_url", "oauth2_revoke_url",
+                     "oauth2_userinfo_url", "google_api_url"):
+            _require_http_url(name.upper(), getattr(self, name))
+        if self.mattermost_site_url is not None:
+            _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
+        if not self.oauth2_scopes:
+            raise SettingsError("OAUTH2_SCOPES must name at least one scope.")
+        for key in self.token_encryption_keys:
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise SettingsError(
+                    "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys "
+                    "(32 url-safe base64-encoded bytes each)."
+                ) from None
+        if not self.http_timeout > 0:
+            raise SettingsError("HTTP_TIMEOUT must be a positive number of seconds.")
+        if self.log_level not in _LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}.")
+
+    @property
+    def manifest_root_url(self) -> str:
+        return self.root_url.rstrip("/")
+
+    @property
+    def provider_urls_are_insecure(self) -> bool:
+        """True when a provider URL is plain http (local test providers); Google's are https."""
+        urls = (self.oauth2_authorize_url, self.oauth2_token_url, self.oauth2_revoke_url, self.oauth2_userinfo_url)
+        return any(urlsplit(url).scheme == "http" for url in urls)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        port_text = get("PORT") or "8080"
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SettingsError(f"PORT must be a whole number, not {port_text!r}.") from None
+        timeout_text = get("HTTP_TIMEOUT") or "10"
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            raise SettingsError(f"HTTP_TIMEOUT must be a number of seconds, not {timeout_text!r}.") from None
+
+        secret_file = Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE)
+        keys = tuple(k.strip() for k in (get("TOKEN_ENCRYPTION_KEY") or "").split(",") if k.strip())
+        scopes = tuple((get("OAUTH2_SCOPES") or " ".join(DEFAULT_SCOPES)).split())
+        return cls(
+            app_secret=get("APP_SECRET") or load_or_create_app_secret(secret_file),
+            port=port,
+            root_url=get("ROOT_URL") or "http://localhost:8080",
+            mattermost_site_url=get("MATTERMOST_SITE_URL"),
+            oauth2_authorize_url=get("OAUTH2_AUTHORIZE_URL") or GOOGLE_AUTHORIZE_URL,
+            oauth2_token_url=get("OAUTH2_TOKEN_URL") or GOOGLE_TOKEN_URL,
+            oauth2_revoke_url=get("OAUTH2_REVOKE_URL") or GOOGLE_REVOKE_URL,
+            oauth2_userinfo_url=get("OAUTH2_USERINFO_URL") or GOOGLE_USERINFO_URL,
+            oauth2_scopes=scopes,
+            google_api_url=get("GOOGLE_API_URL") or GOOGLE_CALENDAR_API_URL,
+            token_encryption_keys=keys,
+            http_timeout=timeout,
+            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        )
+
+
+def load_or_create_app_secret(path: Path) -> str:
+    """Read the JWT secret from `path`, or create it there on first start.
+
+    The admin pastes it into the install dialog's "Outgoing JWT Secret"; we say once where it is,
+    never what it is.
+    """
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if secret:
+        return secret
+    secret = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")
+    log.warning(
+        "APP_SECRET is not set: generated one and saved it in %s. Paste that file's content into the "
+        "\"Outgoing JWT Secret\" field of the /apps install dialog.",
+        path,
+    )
+    return secret
+
+
+def _require_http_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an absolute http(s) URL with a host, not {value!r}.")
