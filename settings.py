@@ -135,11 +135,20 @@ def load_or_create_app_secret(path: Path) -> str:
         secret = ""
     if secret:
         return secret
-    secret = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Several gunicorn workers start at once: write a private temp file, then hard-link it into place,
+    # which fails if another worker won the race; everyone then reads the one file that exists.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secret + "\n")
+        f.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    secret = path.read_text(encoding="utf-8").strip()
     log.warning(
         "APP_SECRET is not set: generated one and saved it in %s. Paste that file's content into the "
         "\"Outgoing JWT Secret\" field of the /apps install dialog.",
