@@ -1,0 +1,160 @@
+"""Fixtures for the emulator's own tests: the emulator in-process, and a tiny stub app served on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask, Response, jsonify, request
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from tests.apps_plugin.emulator import create_emulator
+from tests.apps_plugin.plugin import Plugin
+from tests.apps_plugin.protocol import JWT_HEADER, User
+from tests.apps_plugin.store import AppRecord, Store
+
+SITE_URL = "http://mattermost.test"
+STUB_SECRET = "stub-secret-0123456789abcdef-0123456789"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+@dataclass
+class Served:
+    url: str
+    stop: Callable[[], None]
+
+
+def serve(factory: Callable[[str], Flask]) -> Served:
+    """Serve `factory(url)` on a free loopback port; the app is built once its own URL is known."""
+    server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    server.app = factory(url)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return Served(url, stop)
+
+
+def stub_manifest(root_url: str, **overrides: Any) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
+        "app_id": "stub-app",
+        "version": "v1.0.0",
+        "display_name": "Stub App",
+        "homepage_url": root_url,
+        "icon": "icon.png",
+        "requested_permissions": ["act_as_user", "act_as_bot", "remote_oauth2"],
+        "requested_locations": ["/command"],
+        "bindings": {"path": "/bindings", "expand": {"acting_user": "summary"}},
+        "http": {"root_url": root_url, "use_jwt": True},
+    }
+    manifest.update(overrides)
+    return {k: v for k, v in manifest.items() if v is not None}
+
+
+@dataclass
+class StubApp:
+    """A minimal App: records every call it gets (with its verified JWT claims) and answers what a test sets."""
+
+    manifest_overrides: dict[str, Any] = field(default_factory=dict)
+    ping_status: int = 200
+    icon_status: int = 200
+    responses: dict[str, Any] = field(default_factory=dict)  # path -> CallResponse, or (status, raw body)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def manifest(self) -> dict[str, Any]:
+        return stub_manifest(self.url, **self.manifest_overrides)
+
+    def paths(self) -> list[str]:
+        return [c["path"] for c in self.calls]
+
+    def last(self, path: str) -> dict[str, Any]:
+        return next(c for c in reversed(self.calls) if c["path"] == path)
+
+    def flask_app(self) -> Flask:
+        app = Flask("stub_app")
+
+        @app.get("/manifest.json")
+        def manifest() -> Response:
+            return jsonify(self.manifest())
+
+        @app.get("/static/<name>")
+        def static_file(name: str) -> Response:
+            return Response(PNG, status=self.icon_status, mimetype="image/png")
+
+        @app.post("/<path:path>")
+        def call(path: str) -> Response:
+            path = "/" + path
+            header = request.headers.get(JWT_HEADER, "")
+            claims = jwt.decode(header.removeprefix("Bearer "), STUB_SECRET, algorithms=["HS256"]) if header else None
+            body = json.loads(request.get_data())
+            self.calls.append({"path": path, "body": body, "claims": claims})
+            if path == "/ping":
+                return Response(json.dumps({"type": "ok"}), status=self.ping_status, mimetype="application/json")
+            answer = self.responses.get(path, {"type": "ok", "text": f"called {path}"})
+            if isinstance(answer, tuple):
+                status, raw = answer
+                return Response(raw, status=status)
+            return jsonify(answer)
+
+        return app
+
+
+@pytest.fixture
+def emulator() -> Flask:
+    return create_emulator(SITE_URL)
+
+
+@pytest.fixture
+def emu(emulator: Flask) -> FlaskClient:
+    return emulator.test_client()
+
+
+@pytest.fixture
+def plugin(emulator: Flask) -> Plugin:
+    return emulator.extensions["apps_plugin"]
+
+
+@pytest.fixture
+def store(plugin: Plugin) -> Store:
+    return plugin.store
+
+
+def seed_app(plugin: Plugin, root_url: str = "http://127.0.0.1:9", **overrides: Any) -> AppRecord:
+    """Install without any network: the record the plugin would have after §10."""
+    bot_id = "b0t" + "0" * 23
+    manifest = stub_manifest(root_url, **overrides)
+    bot = User(id=bot_id, username=manifest["app_id"].lower(), is_bot=True)
+    record = AppRecord(manifest=manifest, secret=STUB_SECRET, bot=bot, webhook_secret="w" * 26)
+    with plugin.store.lock:
+        plugin.store.users[bot.id] = bot
+        plugin.store.app = record
+    return record
+
+
+@pytest.fixture
+def stub() -> Iterator[StubApp]:
+    app = StubApp()
+    served = serve(lambda _url: app.flask_app())
+    app.url = served.url
+    yield app
+    served.stop()
+
+
+def install(emu: FlaskClient, stub: StubApp, secret: str = STUB_SECRET) -> dict[str, Any]:
+    response = emu.post("/_emulator/install", json={"manifest_url": stub.url + "/manifest.json", "secret": secret})
+    return {"status": response.status_code, **response.get_json()}
+
+
+def session_token(emu: FlaskClient, username: str) -> str:
+    return emu.post("/_emulator/sessions", json={"username": username}).get_json()["token"]
