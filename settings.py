@@ -130,11 +130,15 @@ def load_or_create_app_secret(path: Path) -> str:
     never what it is.
     """
     try:
-        secret = path.read_text(encoding="utf-8").strip()
+        secret: str | None = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        secret = ""
+        secret = None
     if secret:
         return secret
+    if secret == "":
+        # Never overwrite it: workers that already read it would disagree with the ones that read the new one.
+        raise SettingsError(f"APP_SECRET is not set and {path} is empty: delete that file to generate a new secret, "
+                            "or set APP_SECRET.")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Several gunicorn workers start at once: write a private temp file, then hard-link it into place,
     # which fails if another worker won the race; everyone then reads the one file that exists.

@@ -50,7 +50,8 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
         log.info("user %s: provider answered error=%s", call.context.acting_user_id, code)
         if code == "access_denied":
             return error("You did not allow access at Google, so your Google account was not connected.")
-        return error(f"Google refused the sign-in ({code}), so your Google account was not connected.")
+        reason = f" ({code})" if code else ""
+        return error(f"Google refused the sign-in{reason}, so your Google account was not connected.")
     code = call.value("code")
     state = call.value("state")
     if not code or not state:
@@ -75,7 +76,8 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
         identity = services.provider.fetch_identity(grant.access_token)
         services.tokens.save(call, TokenRecord.from_grant(grant, identity))
     except (ProviderError, MattermostError) as exc:
-        log.warning("user %s: connect failed after the code exchange: %s", call.context.acting_user_id, exc)
+        if isinstance(exc, ProviderError):  # a MattermostError was logged where it was raised
+            log.warning("user %s: connect failed after the code exchange: %s", call.context.acting_user_id, exc)
         _revoke_quietly(grant, call, services)
         text = messages.provider_failure(exc) if isinstance(exc, ProviderError) else exc.user_message()
         return error(text + " Your Google account was not connected.")

@@ -88,7 +88,8 @@ def format_events(events: list[CalendarEvent], *, time_zone: str | None) -> str:
     tz = _zone(time_zone)
     lines = [f"Your next {len(events)} event{'s' if len(events) != 1 else ''} ({_zone_label(tz)}):"]
     for event in events:
-        title = _MARKDOWN_SPECIAL.sub(r"\\\1", event.summary)
+        # One line per event: a newline in a title would end the list item and start free markdown.
+        title = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(event.summary.split()))
         if event.html_link:
             title = f"[{title}]({event.html_link})"
         lines.append(f"- **{_format_when(event, tz)}** {title}")

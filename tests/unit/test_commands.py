@@ -1,0 +1,497 @@
+"""Issue 2 items 4, 6 and 7: the user's sub-commands `connect`, `disconnect`, `info`, `events`, `help`, and the
+token they use: from the context, refreshed only when stale, stored back, cleared when the grant is dead
+(handlers/commands.py, user_tokens/service.py, provider/calendar.py)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+import call_paths as paths
+from bindings import CONNECT_EXPAND, DISCONNECT_EXPAND, HELP_EXPAND, TOKEN_USE_EXPAND
+from handlers import messages
+from tests.conftest import ADMIN, ALICE, ALICE_TOKEN, CALENDAR_API, CLIENT_ID, CLIENT_SECRET, REVOKE_URL, TOKEN_URL, USERINFO_URL
+
+from .conftest import CONNECT_URL, GOOGLE_IDENTITY, OAUTH2_USER_URL, basic_auth, sent_to, stored_bodies
+
+JSON = {"Content-Type": "application/json; charset=utf-8"}
+EVENTS_URL = CALENDAR_API + "/calendars/primary/events"
+USERINFO = {"sub": GOOGLE_IDENTITY.sub, "email": GOOGLE_IDENTITY.email, "name": GOOGLE_IDENTITY.name}
+REFRESHED = {"access_token": "ya29.refreshed", "expires_in": 3599, "token_type": "Bearer"}
+PARIS = {"automaticTimezone": "", "manualTimezone": "Europe/Paris", "useAutomaticTimezone": "false"}
+
+
+@pytest.fixture
+def configured(plugin):
+    plugin.configure()
+    return plugin
+
+
+def urls(requests_mock):
+    return [(r.method, r.url.split("?")[0]) for r in requests_mock.request_history]
+
+
+# -- connect ------------------------------------------------------------------------------------------
+
+
+def test_connect_answers_a_markdown_link_to_the_plugins_connect_url(configured, requests_mock):
+    result = configured.call(paths.CONNECT, CONNECT_EXPAND)
+    assert result == {"type": "ok", "text": f"[Connect your Google account]({CONNECT_URL})."}
+    assert requests_mock.request_history == []
+
+
+@pytest.mark.parametrize("oauth2_app", [{}, {"client_id": CLIENT_ID}], ids=["nothing stored", "no secret"])
+def test_connect_when_not_configured_says_to_ask_an_admin(plugin, requests_mock, oauth2_app):
+    # hello-oauth2 sent users to Google with an empty client id.
+    plugin.installed.oauth2_app = oauth2_app
+    result = plugin.call(paths.CONNECT, CONNECT_EXPAND)
+    assert result == {"type": "error", "text": messages.NOT_CONFIGURED}
+    assert result["text"].count(". ") == 0 and "`/google configure`" in result["text"]
+
+
+def test_connect_when_already_connected_names_the_account_and_offers_to_switch(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    result = configured.call(paths.CONNECT, CONNECT_EXPAND)
+    assert result["type"] == "ok"
+    assert "**alice@gmail.com** is already connected" in result["text"]
+    assert f"]({CONNECT_URL})" in result["text"]
+    assert requests_mock.request_history == []
+
+
+def test_connect_with_an_unreadable_record_offers_a_plain_connect(configured):
+    configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
+    assert configured.call(paths.CONNECT, CONNECT_EXPAND)["text"] == f"[Connect your Google account]({CONNECT_URL})."
+
+
+# -- disconnect ---------------------------------------------------------------------------------------
+
+
+def test_disconnect_revokes_the_refresh_token_then_stores_null(configured, connect_user, mattermost, requests_mock):
+    connect_user(ALICE, refresh_token="1//to-revoke")
+    revoke = requests_mock.post(REVOKE_URL, text="")
+    result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
+    assert result == {"type": "ok", "text": "Disconnected your Google account **alice@gmail.com**.", "refresh_bindings": True}
+    assert parse_qs(revoke.last_request.body) == {"token": ["1//to-revoke"]}
+    assert revoke.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
+    assert mattermost.oauth2_user.last_request.body == b"null"
+    assert mattermost.oauth2_user.last_request.headers["Authorization"] == f"Bearer {ALICE_TOKEN}"
+    assert urls(requests_mock) == [("POST", REVOKE_URL), ("POST", OAUTH2_USER_URL)]
+
+
+def test_disconnect_without_refresh_token_revokes_the_access_token(configured, connect_user, mattermost, requests_mock):
+    connect_user(ALICE, access_token="ya29.only", refresh_token=None)
+    revoke = requests_mock.post(REVOKE_URL, text="")
+    configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
+    assert parse_qs(revoke.last_request.body) == {"token": ["ya29.only"]}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"status_code": 400, "json": {"error": "invalid_token"}}, {"status_code": 503}, {"exc": requests.ConnectTimeout}],
+    ids=["400 already revoked", "503", "timeout"],
+)
+def test_disconnect_still_disconnects_when_revocation_fails_and_says_so(configured, connect_user, mattermost, requests_mock,
+                                                                       answer):
+    connect_user(ALICE)
+    requests_mock.post(REVOKE_URL, **answer)
+    result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
+    assert result["type"] == "ok" and result["refresh_bindings"] is True
+    assert "Google did not confirm the revocation" in result["text"]
+    assert "https://myaccount.google.com/permissions" in result["text"]
+    assert stored_bodies(requests_mock) == [None]
+
+
+def test_disconnect_when_not_connected_stores_null_without_revoking(configured, mattermost, requests_mock):
+    result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
+    assert result["type"] == "ok" and result["refresh_bindings"] is True
+    assert "not connected" in result["text"]
+    assert urls(requests_mock) == [("POST", OAUTH2_USER_URL)]
+    assert stored_bodies(requests_mock) == [None]
+
+
+def test_disconnect_an_unreadable_record_clears_it(configured, mattermost, requests_mock):
+    configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
+    assert configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)["type"] == "ok"
+    assert stored_bodies(requests_mock) == [None]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        ({"status_code": 500, "text": "boom"}, "Mattermost failed to store your connection (HTTP 500); please try again."),
+        ({"status_code": 401, "text": "not an app session: unauthorized"},
+         "Mattermost refused to store your connection (not an app session: unauthorized)."),
+        ({"exc": requests.ConnectionError}, "Mattermost could not be reached from the app; please try again in a minute."),
+    ],
+    ids=["500", "401", "unreachable"],
+)
+def test_disconnect_store_failure_is_an_error(configured, connect_user, requests_mock, answer, expected_text):
+    connect_user(ALICE)
+    requests_mock.post(REVOKE_URL, text="")
+    requests_mock.post(OAUTH2_USER_URL, **answer)
+    assert configured.call(paths.DISCONNECT, DISCONNECT_EXPAND) == {"type": "error", "text": expected_text}
+
+
+# -- info: a fresh token is used as is ----------------------------------------------------------------
+
+
+def test_info_shows_the_connected_identity(configured, connect_user, requests_mock):
+    connect_user(ALICE, access_token="ya29.fresh")
+    userinfo = requests_mock.get(USERINFO_URL, json=USERINFO)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result == {"type": "ok", "text": "Connected to Google as **Alice G**.\n- Email: alice@gmail.com\n"
+                                            f"- Google account ID: `{GOOGLE_IDENTITY.sub}`"}
+    assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.fresh"
+
+
+def test_info_with_a_fresh_token_makes_one_round_trip(configured, connect_user, requests_mock):
+    # No refresh (google-drive refreshed on every call) and no GET /oauth2/user: the record is in the context.
+    connect_user(ALICE, expires_in=3000)
+    requests_mock.get(USERINFO_URL, json=USERINFO)
+    configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert urls(requests_mock) == [("GET", USERINFO_URL)]
+
+
+def test_info_with_a_token_of_unknown_expiry_uses_it(configured, connect_user, requests_mock):
+    connect_user(ALICE, expires_in=None)
+    requests_mock.get(USERINFO_URL, json=USERINFO)
+    assert configured.call(paths.INFO, TOKEN_USE_EXPAND)["type"] == "ok"
+    assert urls(requests_mock) == [("GET", USERINFO_URL)]
+
+
+def test_info_when_not_connected_says_to_connect(configured, requests_mock):
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result == {"type": "error", "text": "Your Google account is not connected: run `/google connect` first."}
+    assert requests_mock.request_history == []
+
+
+def test_info_with_an_unreadable_record_says_to_reconnect(configured, requests_mock):
+    configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result["type"] == "error" and "run `/google connect` again" in result["text"]
+    assert requests_mock.request_history == []
+
+
+# -- info: a stale token is refreshed and stored back -------------------------------------------------
+
+
+@pytest.mark.parametrize("expires_in", [-3600, -1, 30], ids=["expired an hour ago", "just expired", "expires in 30 s"])
+def test_stale_token_is_refreshed_and_the_new_record_stored_back(configured, connect_user, mattermost, requests_mock, cipher,
+                                                                  expires_in):
+    # hello-oauth2's inverted condition meant a refreshed token was never persisted.
+    connect_user(ALICE, access_token="ya29.stale", refresh_token="1//keep", expires_in=expires_in)
+    refresh = requests_mock.post(TOKEN_URL, json=REFRESHED)
+    userinfo = requests_mock.get(USERINFO_URL, json=USERINFO)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result["type"] == "ok"
+    assert parse_qs(refresh.last_request.body) == {"grant_type": ["refresh_token"], "refresh_token": ["1//keep"]}
+    assert refresh.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
+    assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.refreshed"
+    (stored,) = stored_bodies(requests_mock)
+    record = cipher.open(stored)
+    assert record.access_token == "ya29.refreshed"
+    assert record.refresh_token == "1//keep"  # Google's refresh answer has none: keep ours
+    assert record.expires_at == pytest.approx(time.time() + 3599, abs=5)
+    assert record.identity == GOOGLE_IDENTITY
+    assert mattermost.oauth2_user.last_request.headers["Authorization"] == f"Bearer {ALICE_TOKEN}"
+    assert urls(requests_mock) == [("POST", TOKEN_URL), ("POST", OAUTH2_USER_URL), ("GET", USERINFO_URL)]
+
+
+def test_a_rotated_refresh_token_is_stored(configured, connect_user, mattermost, requests_mock, cipher):
+    connect_user(ALICE, refresh_token="1//old", expires_in=-1)
+    requests_mock.post(TOKEN_URL, json={**REFRESHED, "refresh_token": "1//rotated"})
+    requests_mock.get(USERINFO_URL, json=USERINFO)
+    configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert cipher.open(stored_bodies(requests_mock)[0]).refresh_token == "1//rotated"
+
+
+def test_a_failed_store_of_the_refreshed_record_still_answers(configured, connect_user, requests_mock):
+    connect_user(ALICE, expires_in=-1)
+    requests_mock.post(TOKEN_URL, json=REFRESHED)
+    requests_mock.post(OAUTH2_USER_URL, status_code=500)
+    requests_mock.get(USERINFO_URL, json=USERINFO)
+    assert configured.call(paths.INFO, TOKEN_USE_EXPAND)["type"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+         "headers": JSON},
+        {"status_code": 400, "json": {"error": "invalid_grant", "error_subtype": "invalid_rapt"}, "headers": JSON},
+    ],
+    ids=["revoked", "invalid_rapt"],
+)
+def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(configured, connect_user, mattermost, requests_mock,
+                                                                         answer):
+    connect_user(ALICE, expires_in=-1)
+    requests_mock.post(TOKEN_URL, **answer)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result == {"type": "error", "text": "Google no longer accepts your connection (it was revoked or has expired): "
+                                               "run `/google connect` again."}
+    assert stored_bodies(requests_mock) == [None]
+    assert sent_to(requests_mock, USERINFO_URL) == []
+
+
+def test_stale_token_without_refresh_token_clears_the_record(configured, connect_user, mattermost, requests_mock):
+    connect_user(ALICE, refresh_token=None, expires_in=-1)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result["type"] == "error" and "run `/google connect` again" in result["text"]
+    assert urls(requests_mock) == [("POST", OAUTH2_USER_URL)]
+    assert stored_bodies(requests_mock) == [None]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        ({"status_code": 500, "text": "<html>"},
+         "Google could not be reached to refresh the access token; please try again in a minute."),
+        ({"exc": requests.ReadTimeout}, "Google could not be reached to refresh the access token; please try again in a minute."),
+        ({"status_code": 401, "json": {"error": "invalid_client"}, "headers": JSON},
+         "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`."),
+    ],
+    ids=["500", "timeout", "invalid_client"],
+)
+def test_refresh_failure_other_than_invalid_grant_keeps_the_record(configured, connect_user, requests_mock, answer,
+                                                                   expected_text):
+    connect_user(ALICE, expires_in=-1)
+    refresh = requests_mock.post(TOKEN_URL, **answer)
+    assert configured.call(paths.INFO, TOKEN_USE_EXPAND) == {"type": "error", "text": expected_text}
+    assert refresh.call_count == 1
+    assert sent_to(requests_mock, OAUTH2_USER_URL) == []  # the grant may still be good: nothing cleared
+
+
+def test_stale_token_with_the_client_removed_says_so(plugin, connect_user, requests_mock):
+    connect_user(ALICE, expires_in=-1)
+    result = plugin.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result["type"] == "error" and "`/google configure`" in result["text"]
+    assert requests_mock.request_history == []
+
+
+# -- info: the API refuses the token ------------------------------------------------------------------
+
+
+def test_api_401_with_an_unexpired_token_refreshes_once_and_retries(configured, connect_user, mattermost, requests_mock, cipher):
+    connect_user(ALICE, access_token="ya29.revoked-early", expires_in=3000)
+    userinfo = requests_mock.get(USERINFO_URL, [{"status_code": 401, "json": {"error": "invalid_token"}}, {"json": USERINFO}])
+    refresh = requests_mock.post(TOKEN_URL, json=REFRESHED)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result["type"] == "ok" and "alice@gmail.com" in result["text"]
+    assert refresh.call_count == 1 and userinfo.call_count == 2
+    assert [r.headers["Authorization"] for r in userinfo.request_history] == [
+        "Bearer ya29.revoked-early", "Bearer ya29.refreshed"]
+    assert cipher.open(stored_bodies(requests_mock)[0]).access_token == "ya29.refreshed"
+
+
+def test_api_401_after_the_refresh_stops_after_one_retry(configured, connect_user, mattermost, requests_mock):
+    connect_user(ALICE, expires_in=3000)
+    userinfo = requests_mock.get(USERINFO_URL, status_code=401)
+    refresh = requests_mock.post(TOKEN_URL, json=REFRESHED)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result == {"type": "error", "text": "Google did not accept your access token: run `/google connect` again."}
+    assert refresh.call_count == 1 and userinfo.call_count == 2
+
+
+def test_api_401_then_invalid_grant_clears_the_record(configured, connect_user, mattermost, requests_mock):
+    connect_user(ALICE, expires_in=3000)
+    requests_mock.get(USERINFO_URL, status_code=401)
+    requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_grant"}, headers=JSON)
+    result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
+    assert result["type"] == "error" and "run `/google connect` again" in result["text"]
+    assert stored_bodies(requests_mock) == [None]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        ({"status_code": 403,
+          "json": {"error": {"code": 403, "message": "Insufficient Permission", "status": "PERMISSION_DENIED"}}},
+         "Google refused to read your profile (PERMISSION_DENIED): run `/google connect` again and allow the requested access."),
+        ({"status_code": 500}, "Google could not be reached to read your profile; please try again in a minute."),
+        ({"status_code": 503}, "Google could not be reached to read your profile; please try again in a minute."),
+        ({"status_code": 429}, "Google could not be reached to read your profile; please try again in a minute."),
+        ({"exc": requests.ReadTimeout}, "Google could not be reached to read your profile; please try again in a minute."),
+        ({"exc": requests.ConnectionError}, "Google could not be reached to read your profile; please try again in a minute."),
+        ({"text": "<html>"}, "Google gave an answer the app could not use while trying to read your profile; please try again."),
+        ({"json": ["not", "an", "object"]},
+         "Google gave an answer the app could not use while trying to read your profile; please try again."),
+    ],
+    ids=["403", "500", "503", "429", "timeout", "unreachable", "not json", "not an object"],
+)
+def test_api_failure_is_a_clear_sentence_and_nothing_is_stored_or_refreshed(configured, connect_user, requests_mock, answer,
+                                                                           expected_text):
+    connect_user(ALICE, expires_in=3000)
+    requests_mock.get(USERINFO_URL, **answer)
+    assert configured.call(paths.INFO, TOKEN_USE_EXPAND) == {"type": "error", "text": expected_text}
+    assert urls(requests_mock) == [("GET", USERINFO_URL)]
+
+
+# -- events -------------------------------------------------------------------------------------------
+
+
+def event(summary, start, end, **extra):
+    return {"summary": summary, "start": start, "end": end, "status": "confirmed", **extra}
+
+
+@pytest.fixture
+def paris_user():
+    return replace(ALICE, timezone=dict(PARIS))
+
+
+def test_events_asks_for_the_next_5_single_events_from_now(configured, connect_user, requests_mock, paris_user):
+    connect_user(paris_user, access_token="ya29.fresh")
+    api = requests_mock.get(EVENTS_URL, json={"items": []})
+    before = datetime.now(UTC)
+    configured.call(paths.EVENTS, TOKEN_USE_EXPAND, user=paris_user)
+    request = api.last_request
+    assert request.headers["Authorization"] == "Bearer ya29.fresh"
+    query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+    time_min = query.pop("timeMin")
+    assert query == {"singleEvents": "true", "orderBy": "startTime", "maxResults": "5", "timeZone": "Europe/Paris"}
+    assert time_min.endswith("Z")
+    assert abs((datetime.fromisoformat(time_min.replace("Z", "+00:00")) - before).total_seconds()) < 5
+    assert urls(requests_mock) == [("GET", EVENTS_URL)]
+
+
+def test_events_lists_timed_and_all_day_events_in_the_users_time_zone(configured, connect_user, requests_mock, paris_user):
+    connect_user(paris_user)
+    requests_mock.get(EVENTS_URL, json={"items": [
+        event("Standup", {"dateTime": "2030-01-02T09:00:00Z"}, {"dateTime": "2030-01-02T09:15:00Z"},
+              htmlLink="https://calendar.google.com/event?eid=1"),
+        event("Offsite", {"date": "2030-01-03"}, {"date": "2030-01-04"}),
+        event("Night train", {"dateTime": "2030-01-04T22:00:00+01:00"}, {"dateTime": "2030-01-05T07:00:00+01:00"}),
+    ]})
+    result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND, user=paris_user)
+    assert result == {"type": "ok", "text": "\n".join([
+        "Your next 3 events (Europe/Paris):",
+        "- **Wed 02 Jan, 10:00–10:15** [Standup](https://calendar.google.com/event?eid=1)",
+        "- **Thu 03 Jan, all day** Offsite",
+        "- **Fri 04 Jan, 22:00 – Sat 05 Jan, 07:00** Night train",
+    ])}
+
+
+def test_events_without_a_user_time_zone_are_shown_in_utc(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    api = requests_mock.get(EVENTS_URL, json={"items": [
+        event("Standup", {"dateTime": "2030-01-02T09:00:00+01:00"}, {"dateTime": "2030-01-02T09:15:00+01:00"})]})
+    text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
+    assert text == "Your next 1 event (UTC):\n- **Wed 02 Jan, 08:00–08:15** Standup"
+    assert "timeZone" not in parse_qs(urlsplit(api.last_request.url).query)
+
+
+def test_events_automatic_time_zone_is_used_when_the_user_chose_it(configured, connect_user, requests_mock):
+    tokyo = replace(ALICE, timezone={"automaticTimezone": "Asia/Tokyo", "manualTimezone": "Europe/Paris",
+                                     "useAutomaticTimezone": "true"})
+    connect_user(tokyo)
+    requests_mock.get(EVENTS_URL, json={"items": [
+        event("Call", {"dateTime": "2030-01-02T00:00:00Z"}, {"dateTime": "2030-01-02T01:00:00Z"})]})
+    assert "(Asia/Tokyo)" in configured.call(paths.EVENTS, TOKEN_USE_EXPAND, user=tokyo)["text"]
+
+
+def test_event_titles_are_markdown_escaped(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    requests_mock.get(EVENTS_URL, json={"items": [
+        event("*Launch* _party_ [x](https://evil.example) `rm` #1 <b>", {"date": "2030-01-03"}, {"date": "2030-01-04"})]})
+    text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
+    assert text.endswith(r"\*Launch\* \_party\_ \[x\]\(https://evil.example\) \`rm\` \#1 \<b\>")
+
+
+def test_event_title_cannot_break_out_of_its_list_item(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    requests_mock.get(EVENTS_URL, json={"items": [
+        event("Lunch\n\n---\nIgnore the above", {"date": "2030-01-03"}, {"date": "2030-01-04"})]})
+    text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
+    assert text.splitlines() == ["Your next 1 event (UTC):", "- **Thu 03 Jan, all day** Lunch --- Ignore the above"]
+
+
+def test_events_skip_cancelled_untitled_and_unlinkable(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    requests_mock.get(EVENTS_URL, json={"items": [
+        {**event("Gone", {"date": "2030-01-02"}, {"date": "2030-01-03"}), "status": "cancelled"},
+        {"start": {"date": "2030-01-03"}, "end": {"date": "2030-01-04"}},
+        event("Phish", {"date": "2030-01-04"}, {"date": "2030-01-05"}, htmlLink="javascript:alert(1)"),
+        event("No start", None, None),
+    ]})
+    text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
+    assert text.splitlines() == ["Your next 2 events (UTC):", r"- **Thu 03 Jan, all day** \(no title\)",
+                                 "- **Fri 04 Jan, all day** Phish"]
+
+
+def test_events_show_at_most_5(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    requests_mock.get(EVENTS_URL, json={"items": [
+        event(f"E{i}", {"date": f"2030-01-{i + 1:02d}"}, {"date": f"2030-01-{i + 2:02d}"}) for i in range(7)]})
+    assert len(configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"].splitlines()) == 6
+
+
+@pytest.mark.parametrize("body", [{"items": []}, {}], ids=["empty items", "no items"])
+def test_events_on_an_empty_calendar(configured, connect_user, requests_mock, body):
+    connect_user(ALICE)
+    requests_mock.get(EVENTS_URL, json=body)
+    assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND) == {
+        "type": "ok", "text": "You have no upcoming events on your primary Google calendar."}
+
+
+def test_events_without_calendar_scope_say_to_reconnect_and_allow_access(configured, connect_user, requests_mock):
+    # Granular consent: the user may untick calendar access and Google then answers 403.
+    connect_user(ALICE, scope="openid email")
+    requests_mock.get(EVENTS_URL, status_code=403,
+                      json={"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
+                                      "status": "PERMISSION_DENIED"}})
+    result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
+    assert result == {"type": "error", "text": "Google refused to list your events (PERMISSION_DENIED): "
+                                               "run `/google connect` again and allow the requested access."}
+    assert urls(requests_mock) == [("GET", EVENTS_URL)]
+
+
+def test_events_with_a_malformed_items_list_is_an_error(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    requests_mock.get(EVENTS_URL, json={"items": "nope"})
+    result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
+    assert result["type"] == "error" and "list your events" in result["text"]
+
+
+def test_events_refresh_a_stale_token_first(configured, connect_user, mattermost, requests_mock):
+    connect_user(ALICE, expires_in=-1)
+    requests_mock.post(TOKEN_URL, json=REFRESHED)
+    api = requests_mock.get(EVENTS_URL, json={"items": []})
+    assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["type"] == "ok"
+    assert api.last_request.headers["Authorization"] == "Bearer ya29.refreshed"
+    assert len(stored_bodies(requests_mock)) == 1
+
+
+# -- help ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "connected", "expected_commands"),
+    [
+        (ADMIN, False, ["configure", "connect", "help"]),
+        (ADMIN, True, ["configure", "info", "events", "disconnect", "help"]),
+        (ALICE, False, ["connect", "help"]),
+        (ALICE, True, ["info", "events", "disconnect", "help"]),
+    ],
+    ids=["admin", "admin connected", "user", "user connected"],
+)
+def test_help_lists_the_commands_this_user_has(configured, connect_user, requests_mock, user, connected, expected_commands):
+    if connected:
+        connect_user(user)
+    text = configured.call(paths.HELP, HELP_EXPAND, user=user)["text"]
+    listed = [line.split("`")[1].removeprefix("/google ") for line in text.splitlines() if line.startswith("- `/google ")]
+    assert listed == expected_commands
+    assert requests_mock.request_history == []
+
+
+def test_help_when_not_configured_says_to_ask_an_admin(plugin):
+    text = plugin.call(paths.HELP, HELP_EXPAND)["text"]
+    assert text.endswith(messages.NOT_CONFIGURED)
+
+
+def test_help_when_configured_does_not_mention_configuring(configured):
+    assert messages.NOT_CONFIGURED not in configured.call(paths.HELP, HELP_EXPAND)["text"]
+

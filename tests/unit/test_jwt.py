@@ -1,0 +1,176 @@
+"""Issue 2 item 8, JWT: every call route checks `Mattermost-App-Authorization` (HS256, `exp`, acting user);
+a refused call is an HTTP 200 error that helps the admin, and nothing runs (mattermost_apps/jwt_auth.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import warnings
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+import call_paths as paths
+from bindings import CONFIGURE_SUBMIT_EXPAND, HELP_EXPAND
+from mattermost_apps import JWTRejected, verify_call_jwt
+from tests.apps_plugin.protocol import JWT_HEADER, ping_request, sign_jwt
+from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID, CLIENT_SECRET
+
+SECRET_HINT = '"Outgoing JWT Secret"'
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def unsigned_token(claims: dict) -> str:
+    return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+
+
+def hs256_with_empty_key(claims: dict) -> str:
+    signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims)}"
+    signature = hmac.new(b"", signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def claims_for(user=ALICE, **extra):
+    return {"exp": int(time.time()) + 900, "acting_user_id": user.id, **extra}
+
+
+def post(plugin, header, *, path=paths.HELP, expand=HELP_EXPAND, user=ALICE, values=None):
+    body = plugin.request(path, expand, user=user, values=values)
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers[JWT_HEADER] = header
+    response = plugin.client.post(path, data=json.dumps(body), headers=headers)
+    assert response.status_code == 200  # the plugin shows any other status as a raw body
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def test_valid_jwt_is_accepted(plugin):
+    assert post(plugin, "Bearer " + sign_jwt(APP_SECRET, ALICE.id))["type"] == "ok"
+
+
+def test_scheme_is_case_insensitive(plugin):
+    assert post(plugin, "bearer " + sign_jwt(APP_SECRET, ALICE.id))["type"] == "ok"
+
+
+def test_ping_jwt_without_acting_user_id_is_accepted(plugin):
+    # The install ping runs no expand: no acting_user in the context, no acting_user_id claim (protocol §6).
+    body = ping_request()
+    headers = {JWT_HEADER: "Bearer " + sign_jwt(APP_SECRET), "Content-Type": "application/json"}
+    response = plugin.client.post(paths.PING, data=json.dumps(body), headers=headers)
+    assert response.status_code == 200 and response.get_json() == {"type": "ok"}
+
+
+def test_call_without_acting_user_expand_needs_no_acting_user_claim(plugin):
+    body = plugin.request(paths.HELP, {"oauth2_app": "all"}, user=ALICE)
+    headers = {JWT_HEADER: "Bearer " + sign_jwt(APP_SECRET), "Content-Type": "application/json"}
+    assert plugin.client.post(paths.HELP, data=json.dumps(body), headers=headers).get_json()["type"] == "ok"
+
+
+def test_expired_within_the_leeway_is_accepted(plugin):
+    token = jwt.encode(claims_for(exp=int(time.time()) - 5), APP_SECRET, algorithm="HS256")
+    assert post(plugin, f"Bearer {token}")["type"] == "ok"
+
+
+with warnings.catch_warnings():  # PyJWT warns that the test secret is short for SHA-512; it is refused anyway
+    warnings.simplefilter("ignore")
+    HS512 = jwt.encode(claims_for(), APP_SECRET, algorithm="HS512")
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+RS256 = jwt.encode(claims_for(), RSA_KEY, algorithm="RS256")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected_in_text"),
+    [
+        (None, SECRET_HINT),
+        ("", SECRET_HINT),
+        ("Basic " + base64.b64encode(b"user:pass").decode(), "Bearer <jwt>"),
+        ("Token " + sign_jwt(APP_SECRET, ALICE.id), "Bearer <jwt>"),
+        ("Bearer ", "Bearer <jwt>"),
+        (sign_jwt(APP_SECRET, ALICE.id), "Bearer <jwt>"),
+        ("Bearer " + sign_jwt("the-wrong-secret-0123456789abcdef0123", ALICE.id), SECRET_HINT),
+        ("Bearer " + hs256_with_empty_key(claims_for()), SECRET_HINT),  # an install dialog left empty signs with an empty key
+        ("Bearer " + jwt.encode(claims_for(exp=int(time.time()) - 60), APP_SECRET, algorithm="HS256"), "expired"),
+        ("Bearer " + unsigned_token(claims_for()), "HS256"),
+        ("Bearer " + HS512, "HS256"),
+        ("Bearer " + RS256, "HS256"),
+        ("Bearer " + jwt.encode({"acting_user_id": ALICE.id}, APP_SECRET, algorithm="HS256"), "no exp"),
+        ("Bearer " + jwt.encode(claims_for(exp="tomorrow"), APP_SECRET, algorithm="HS256"), "malformed"),
+        ("Bearer not.a.jwt", "malformed"),
+        ("Bearer " + jwt.encode(claims_for(acting_user_id=42), APP_SECRET, algorithm="HS256"), "acting_user_id"),
+        ("Bearer " + sign_jwt(APP_SECRET, ADMIN.id), "acting user does not match"),
+        ("Bearer " + sign_jwt(APP_SECRET), "acting user does not match"),
+    ],
+    ids=["missing", "empty", "basic scheme", "token scheme", "bearer without token", "no scheme", "bad signature",
+         "empty-key signature", "expired", "alg none", "HS512", "RS256", "no exp", "exp not a number", "garbage",
+         "acting_user_id not a string", "acting_user_id of someone else", "acting_user_id missing"],
+)
+def test_bad_jwt_is_refused_with_a_helpful_200_error(plugin, requests_mock, header, expected_in_text):
+    result = post(plugin, header)
+    assert result["type"] == "error"
+    assert expected_in_text in result["text"]
+    assert APP_SECRET not in result["text"]
+    assert requests_mock.request_history == []
+
+
+def test_refused_call_runs_nothing_and_stores_nothing(plugin, requests_mock):
+    # An unsigned caller posing as an admin must not reach POST /oauth2/app.
+    result = post(plugin, "Bearer " + sign_jwt("forged-secret-0123456789abcdef0123456", ADMIN.id),
+                  path=paths.CONFIGURE_SUBMIT, expand=CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
+                  values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    assert result["type"] == "error" and SECRET_HINT in result["text"]
+    assert requests_mock.request_history == []
+
+
+def test_the_jwt_is_checked_before_the_body_is_parsed(plugin):
+    response = plugin.client.post(paths.HELP, data=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert SECRET_HINT in response.get_json()["text"]
+
+
+@pytest.mark.parametrize("path", sorted({paths.BINDINGS, paths.OAUTH2_CONNECT, paths.OAUTH2_COMPLETE, paths.CONFIGURE_FORM,
+                                         paths.CONFIGURE_SUBMIT, paths.CONNECT, paths.DISCONNECT, paths.INFO, paths.EVENTS,
+                                         paths.HELP, paths.PING, paths.INSTALL}))
+def test_every_call_route_requires_the_jwt(client, path, requests_mock):
+    response = client.post(path, data=json.dumps({"path": path, "context": {"oauth2": {}}}),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.get_json()["type"] == "error" and SECRET_HINT in response.get_json()["text"]
+
+
+def test_every_registered_call_route_is_in_the_jwt_table(client):
+    posted = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
+    assert posted == {paths.BINDINGS, paths.OAUTH2_CONNECT, paths.OAUTH2_COMPLETE, paths.CONFIGURE_FORM, paths.CONFIGURE_SUBMIT,
+                      paths.CONNECT, paths.DISCONNECT, paths.INFO, paths.EVENTS, paths.HELP, paths.PING, paths.INSTALL}
+
+
+@pytest.mark.parametrize("path", ["/manifest.json", "/static/icon.png", "/"])
+def test_manifest_static_and_home_need_no_jwt(client, path):
+    assert client.get(path).status_code == 200
+
+
+# -- verify_call_jwt on its own ---------------------------------------------------------------------------
+
+
+def test_verify_returns_the_claims():
+    claims = verify_call_jwt("Bearer " + sign_jwt(APP_SECRET, ALICE.id), APP_SECRET)
+    assert claims["acting_user_id"] == ALICE.id
+
+
+def test_a_leeway_over_30_seconds_is_refused():
+    with pytest.raises(ValueError, match="leeway"):
+        verify_call_jwt("Bearer " + sign_jwt(APP_SECRET), APP_SECRET, leeway=31)
+
+
+def test_the_leeway_is_bounded():
+    token = jwt.encode({"exp": int(time.time()) - 20}, APP_SECRET, algorithm="HS256")
+    with pytest.raises(JWTRejected, match="expired"):
+        verify_call_jwt(f"Bearer {token}", APP_SECRET, leeway=10)
+    assert verify_call_jwt(f"Bearer {token}", APP_SECRET, leeway=30)["exp"] < time.time()

@@ -1,0 +1,388 @@
+"""Issue 2 item 5, `POST /oauth2/complete`: exchange the code, read the identity, store one encrypted record
+with the acting user's token, confirm by DM; every failure stores nothing (handlers/oauth2.py)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+
+import call_paths as paths
+from handlers import messages
+from provider import pkce
+from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND
+from tests.conftest import (
+    ALICE,
+    ALICE_TOKEN,
+    BOT,
+    BOT_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REVOKE_URL,
+    TOKEN_URL,
+    USERINFO_URL,
+)
+
+from .conftest import COMPLETE_URL, DM_CHANNEL_URL, OAUTH2_USER_URL, POSTS_URL, STATE, basic_auth, sent_to
+
+JSON = {"Content-Type": "application/json; charset=utf-8"}  # Google's error answers are typed JSON
+CODE = "4/0AbCdEf-authorization-code"
+ACCESS_TOKEN = "ya29.a0-new-access-token"
+REFRESH_TOKEN = "1//0g-new-refresh-token"
+ID_TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "x" * 900 + ".sig"
+TOKEN_ANSWER = {
+    "access_token": ACCESS_TOKEN,
+    "refresh_token": REFRESH_TOKEN,
+    "expires_in": 3599,
+    "scope": "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.readonly",
+    "token_type": "Bearer",
+    "id_token": ID_TOKEN,
+}
+USERINFO = {"sub": "108700000000000000001", "email": "alice@gmail.com", "email_verified": True, "name": "Alice G"}
+
+
+def complete(plugin, **values):
+    values = {"state": STATE, "code": CODE, **values}
+    return plugin.call(paths.OAUTH2_COMPLETE, DEFAULT_COMPLETE_EXPAND, values={k: v for k, v in values.items() if v is not None})
+
+
+@pytest.fixture
+def google(requests_mock):
+    """Google answering the exchange and userinfo as it does on success."""
+    return SimpleNamespace(
+        token=requests_mock.post(TOKEN_URL, json=TOKEN_ANSWER),
+        userinfo=requests_mock.get(USERINFO_URL, json=USERINFO),
+        revoke=requests_mock.post(REVOKE_URL, text=""),
+    )
+
+
+@pytest.fixture
+def configured(plugin):
+    plugin.configure()
+    return plugin
+
+
+# -- success ------------------------------------------------------------------------------------------
+
+
+def test_success_answers_ok(configured, google, mattermost):
+    assert complete(configured) == {"type": "ok"}
+
+
+def test_exchange_sends_the_code_redirect_uri_and_pkce_verifier(configured, google, mattermost, services):
+    complete(configured)
+    request = google.token.last_request
+    assert google.token.call_count == 1
+    assert parse_qs(request.body) == {
+        "grant_type": ["authorization_code"],
+        "code": [CODE],
+        "redirect_uri": [COMPLETE_URL],
+        "code_verifier": [pkce.code_verifier(services.pkce_key, STATE)],
+    }
+    assert request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
+
+
+def test_identity_is_read_with_the_new_access_token(configured, google, mattermost):
+    complete(configured)
+    assert google.userinfo.call_count == 1
+    assert google.userinfo.last_request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+
+
+def test_record_is_stored_with_the_acting_users_token(configured, google, mattermost):
+    complete(configured)
+    assert mattermost.oauth2_user.call_count == 1
+    request = mattermost.oauth2_user.last_request
+    assert request.headers["Authorization"] == f"Bearer {ALICE_TOKEN}"
+    assert request.headers["Content-Type"] == "application/json"
+
+
+def test_stored_record_is_encrypted_and_holds_what_refresh_needs_and_the_identity(configured, google, mattermost, cipher):
+    complete(configured)
+    raw = mattermost.oauth2_user.last_request.body.decode()
+    (stored,) = [json.loads(r.body) for r in mattermost.oauth2_user.request_history]
+    assert set(stored) == {"v", "fernet"}
+    for secret in (ACCESS_TOKEN, REFRESH_TOKEN, CLIENT_SECRET, "alice@gmail.com"):
+        assert secret not in raw
+    record = cipher.open(stored)
+    assert record.access_token == ACCESS_TOKEN and record.refresh_token == REFRESH_TOKEN
+    assert record.identity.sub == USERINFO["sub"] and record.identity.email == USERINFO["email"]
+    assert record.scope == TOKEN_ANSWER["scope"]
+    assert record.expires_at is not None
+
+
+def test_stored_record_holds_no_client_secret_and_no_id_token(configured, google, mattermost, cipher):
+    complete(configured)
+    plaintext = json.dumps(cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).to_json())
+    assert CLIENT_SECRET not in plaintext
+    assert ID_TOKEN not in plaintext and "id_token" not in plaintext
+
+
+def test_record_with_tokens_at_googles_maximum_sizes_fits_in_8_kib(configured, requests_mock, mattermost):
+    # Google's caps: access token 2048 bytes, refresh token 512, plus a large id_token we do not keep.
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 2048, "refresh_token": "r" * 512,
+                                        "id_token": "i" * 4000})
+    requests_mock.get(USERINFO_URL, json={**USERINFO, "name": "N" * 200, "email": "e" * 200 + "@gmail.com"})
+    assert complete(configured) == {"type": "ok"}
+    assert len(mattermost.oauth2_user.last_request.body) <= 8192
+
+
+def test_the_bot_confirms_by_direct_message(configured, google, mattermost):
+    # The plugin's own completion page is tiny and unreadable on phones (plugin-apps #265).
+    complete(configured)
+    channel = mattermost.dm_channel.last_request
+    assert channel.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    assert json.loads(channel.body) == [BOT.id, ALICE.id]
+    post = mattermost.posts.last_request
+    assert post.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    body = json.loads(post.body)
+    assert body["channel_id"] == "dmchannel0000000000000000a"
+    assert "**alice@gmail.com**" in body["message"] and "connected" in body["message"]
+
+
+def test_dm_is_sent_after_the_record_is_stored(configured, google, mattermost, requests_mock):
+    complete(configured)
+    urls = [r.url for r in requests_mock.request_history]
+    assert urls.index(OAUTH2_USER_URL) < urls.index(DM_CHANNEL_URL) < urls.index(POSTS_URL)
+
+
+@pytest.mark.parametrize(
+    "granted_scope",
+    [
+        "email profile",  # short names back
+        "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile "
+        "https://www.googleapis.com/auth/calendar.readonly",  # openid added, email/profile spelt as URLs
+        "openid https://www.googleapis.com/auth/userinfo.email",  # the user unticked calendar access
+        "",
+    ],
+    ids=["short names", "renamed and added", "scope unticked", "no scope"],
+)
+def test_google_adding_or_renaming_scopes_is_tolerated(configured, requests_mock, mattermost, cipher, granted_scope):
+    # requests-oauthlib raises "Scope has changed" when the session knows the requested scopes (#387).
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": granted_scope})
+    requests_mock.get(USERINFO_URL, json=USERINFO)
+    assert complete(configured, scope="email profile openid") == {"type": "ok"}
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).scope == granted_scope
+
+
+def test_extra_redirect_parameters_are_ignored(configured, google, mattermost):
+    result = complete(configured, scope="email", authuser="0", prompt="consent", iss="https://accounts.google.com",
+                      hd="example.com")
+    assert result == {"type": "ok"}
+
+
+def test_a_grant_without_refresh_token_is_stored_anyway(configured, requests_mock, mattermost, cipher):
+    answer = {k: v for k, v in TOKEN_ANSWER.items() if k != "refresh_token"}
+    requests_mock.post(TOKEN_URL, json=answer)
+    requests_mock.get(USERINFO_URL, json=USERINFO)
+    assert complete(configured) == {"type": "ok"}
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).refresh_token is None
+
+
+def test_reconnecting_replaces_the_previous_record(configured, google, mattermost, connect_user, cipher):
+    connect_user(ALICE, access_token="ya29.old", refresh_token="1//old")
+    assert complete(configured) == {"type": "ok"}
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).refresh_token == REFRESH_TOKEN
+
+
+# -- the DM is best effort ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "answer"),
+    [
+        (DM_CHANNEL_URL, {"status_code": 403, "text": "You do not have the appropriate permissions."}),
+        (DM_CHANNEL_URL, {"exc": requests.ConnectionError}),
+        (DM_CHANNEL_URL, {"json": {"no": "id"}}),
+        (POSTS_URL, {"status_code": 500, "text": "oops"}),
+    ],
+    ids=["channel 403", "unreachable", "channel without id", "post 500"],
+)
+def test_a_failed_dm_does_not_fail_the_flow(configured, google, mattermost, requests_mock, url, answer):
+    requests_mock.post(url, **answer)
+    assert complete(configured) == {"type": "ok"}
+    assert mattermost.oauth2_user.call_count == 1
+    assert google.revoke.call_count == 0
+
+
+def test_without_a_bot_token_the_flow_still_succeeds(configured, google, mattermost):
+    configured.installed.permissions = ("act_as_user", "remote_oauth2")  # no act_as_bot: no bot token
+    assert complete(configured) == {"type": "ok"}
+    assert mattermost.oauth2_user.call_count == 1
+    assert mattermost.dm_channel.call_count == 0
+
+
+# -- the provider said no -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_text"),
+    [
+        ({"error": "access_denied", "code": None},
+         "You did not allow access at Google, so your Google account was not connected."),
+        ({"error": "access_denied", "error_description": "The user denied", "code": None},
+         "You did not allow access at Google, so your Google account was not connected."),
+        ({"error": "admin_policy_enforced", "code": None},
+         "Google refused the sign-in (admin_policy_enforced), so your Google account was not connected."),
+        ({"error": "invalid_scope", "code": None},
+         "Google refused the sign-in (invalid_scope), so your Google account was not connected."),
+        # an error next to a code still wins: hello-oauth2 exchanged the code and ignored the error
+        ({"error": "access_denied"}, "You did not allow access at Google, so your Google account was not connected."),
+        ({"error": "**bold** [x](https://evil.example)", "code": None},
+         "Google refused the sign-in (boldxhttpsevil.example), so your Google account was not connected."),
+        ({"error": "<>%%", "code": None}, "Google refused the sign-in, so your Google account was not connected."),
+    ],
+    ids=["access_denied", "with description", "admin policy", "invalid_scope", "error next to a code", "markdown injection",
+         "nothing printable"],
+)
+def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(configured, requests_mock, values, expected_text):
+    # The plugin checks the state and forwards the provider's query whatever it says (protocol §4).
+    result = complete(configured, **values)
+    assert result == {"type": "error", "text": expected_text}
+    assert requests_mock.request_history == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"code": None}, {"code": ""}, {"code": "  "}, {"state": None}],
+    ids=["no code", "empty code", "blank code", "no state"],
+)
+def test_missing_code_or_state_is_an_error_and_nothing_is_stored(configured, requests_mock, values):
+    result = complete(configured, **values)
+    assert result["type"] == "error"
+    assert "`/google connect`" in result["text"] and "not connected" in result["text"]
+    assert requests_mock.request_history == []
+
+
+def test_not_configured_is_an_error_and_nothing_is_exchanged(plugin, requests_mock):
+    result = complete(plugin)
+    assert result == {"type": "error", "text": messages.NOT_CONFIGURED}
+    assert requests_mock.request_history == []
+
+
+# -- the exchange fails ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        ({"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Bad Request"}, "headers": JSON},
+         "Google did not accept the grant (it expired, was revoked or was already used): run `/google connect` again."),
+        ({"status_code": 401, "json": {"error": "invalid_client", "error_description": "Unauthorized"}, "headers": JSON},
+         "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`."),
+        ({"status_code": 400, "json": {"error": "redirect_uri_mismatch"}, "headers": JSON},
+         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
+        ({"status_code": 400, "json": {"error": "invalid_grant"}, "headers": {"Content-Type": "text/html"}},
+         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
+        ({"status_code": 500, "text": "<html>Server Error</html>"},
+         "Google could not be reached to exchange the authorization code; please try again in a minute."),
+        ({"status_code": 503, "json": {"error": "unavailable"}, "headers": JSON},
+         "Google could not be reached to exchange the authorization code; please try again in a minute."),
+        ({"exc": requests.exceptions.ConnectTimeout},
+         "Google could not be reached to exchange the authorization code; please try again in a minute."),
+        ({"exc": requests.exceptions.ReadTimeout},
+         "Google could not be reached to exchange the authorization code; please try again in a minute."),
+        ({"status_code": 200, "text": "<html>not json</html>", "headers": {"Content-Type": "text/html"}},
+         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
+        ({"status_code": 200, "json": {"token_type": "Bearer"}},
+         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
+    ],
+    ids=["invalid_grant", "invalid_client", "other oauth2 error", "400 html", "500 html", "503", "connect timeout",
+         "read timeout", "not json", "no access_token"],
+)
+def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured, requests_mock, answer, expected_text):
+    # hello-oauth2 ignored the exchange error and stored a null token.
+    token = requests_mock.post(TOKEN_URL, **answer)
+    result = complete(configured)
+    assert result == {"type": "error", "text": expected_text}
+    assert token.call_count == 1  # a POST that may have reached Google is never replayed
+    assert [r.url for r in requests_mock.request_history] == [TOKEN_URL]  # no userinfo, no store, no DM
+
+
+# -- after the exchange: userinfo or the store fails, and the fresh grant is revoked ---------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        ({"status_code": 401, "json": {"error": "invalid_token"}},
+         "Google did not accept your access token: run `/google connect` again. Your Google account was not connected."),
+        ({"status_code": 500, "text": "boom"},
+         "Google could not be reached to read your profile; please try again in a minute. "
+         "Your Google account was not connected."),
+        ({"exc": requests.exceptions.ReadTimeout},
+         "Google could not be reached to read your profile; please try again in a minute. "
+         "Your Google account was not connected."),
+        ({"json": {"email": "alice@gmail.com"}},
+         "Google gave an answer the app could not use while trying to read your profile; please try again. "
+         "Your Google account was not connected."),
+    ],
+    ids=["401", "500", "timeout", "no sub"],
+)
+def test_userinfo_failure_stores_nothing_and_revokes_the_fresh_grant(configured, requests_mock, google, answer, expected_text):
+    requests_mock.get(USERINFO_URL, **answer)
+    result = complete(configured)
+    assert result == {"type": "error", "text": expected_text}
+    assert sent_to(requests_mock, OAUTH2_USER_URL) == []
+    assert google.revoke.call_count == 1
+    assert parse_qs(google.revoke.last_request.body) == {"token": [REFRESH_TOKEN]}
+    assert google.revoke.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        ({"status_code": 500, "text": "size limit of 8Kb exceeded"},
+         "Mattermost failed to store your connection (HTTP 500); please try again. Your Google account was not connected."),
+        ({"status_code": 401, "text": "not an app session: unauthorized"},
+         "Mattermost refused to store your connection (not an app session: unauthorized). "
+         "Your Google account was not connected."),
+        ({"status_code": 401, "text": "@google-oauth2 (Google OAuth2): is a bot: unauthorized"},
+         "Mattermost refused to store your connection (@google-oauth2 (Google OAuth2): is a bot: unauthorized). "
+         "Your Google account was not connected."),
+        ({"exc": requests.ConnectionError},
+         "Mattermost could not be reached from the app; please try again in a minute. Your Google account was not connected."),
+    ],
+    ids=["500 size limit", "401", "401 bot", "unreachable"],
+)
+def test_store_failure_is_an_error_and_revokes_the_fresh_grant(configured, requests_mock, google, answer, expected_text):
+    requests_mock.post(OAUTH2_USER_URL, **answer)
+    result = complete(configured)
+    assert result == {"type": "error", "text": expected_text}
+    assert google.revoke.call_count == 1
+    assert parse_qs(google.revoke.last_request.body) == {"token": [REFRESH_TOKEN]}
+    assert sent_to(requests_mock, DM_CHANNEL_URL) == []  # no "connected" DM for a failed connect
+
+
+def test_record_over_8_kib_is_refused_before_sending_and_the_grant_revoked(configured, requests_mock, google):
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 7000})
+    result = complete(configured)
+    assert result["type"] == "error"
+    assert "too large" in result["text"] and "not connected" in result["text"]
+    assert sent_to(requests_mock, OAUTH2_USER_URL) == []
+    assert google.revoke.call_count == 1
+
+
+def test_store_failure_without_refresh_token_revokes_the_access_token(configured, requests_mock, google):
+    requests_mock.post(TOKEN_URL, json={k: v for k, v in TOKEN_ANSWER.items() if k != "refresh_token"})
+    requests_mock.post(OAUTH2_USER_URL, status_code=500)
+    complete(configured)
+    assert parse_qs(google.revoke.last_request.body) == {"token": [ACCESS_TOKEN]}
+
+
+def test_a_failed_revocation_keeps_the_original_error(configured, requests_mock, google):
+    requests_mock.post(OAUTH2_USER_URL, status_code=500)
+    requests_mock.post(REVOKE_URL, exc=requests.ConnectionError)
+    result = complete(configured)
+    assert result["type"] == "error" and result["text"].startswith("Mattermost failed to store your connection")
+
+
+def test_missing_acting_user_token_stores_nothing_and_revokes(configured, requests_mock, google):
+    # A manifest declaring its own on_oauth2_complete expand loses acting_user_access_token (protocol §1.4).
+    configured.tokens[ALICE.id] = ""
+    result = complete(configured)
+    assert result["type"] == "error" and "acting_user_access_token" in result["text"]
+    assert sent_to(requests_mock, OAUTH2_USER_URL) == []
+    assert google.revoke.call_count == 1

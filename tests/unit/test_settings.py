@@ -1,0 +1,232 @@
+"""Issue 2 item 9, settings: one typed object from the environment, validated at start; the JWT secret generated
+once into a private file when unset; `app.py` exposes the WSGI `app` (settings.py, app.py)."""
+
+from __future__ import annotations
+
+import logging
+import stat
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+
+import app as app_module
+from settings import (
+    DEFAULT_SCOPES,
+    GOOGLE_AUTHORIZE_URL,
+    GOOGLE_CALENDAR_API_URL,
+    GOOGLE_REVOKE_URL,
+    GOOGLE_TOKEN_URL,
+    GOOGLE_USERINFO_URL,
+    Settings,
+    SettingsError,
+)
+
+KEY_1 = Fernet.generate_key().decode()
+KEY_2 = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A minimal environment: a secret file in a temporary folder, nothing else set."""
+    return {"APP_SECRET_FILE": str(tmp_path / "instance" / "app_secret")}
+
+
+def test_defaults_are_googles_and_localhost(env):
+    settings = Settings.from_env({**env, "APP_SECRET": "s" * 32})
+    assert settings.port == 8080
+    assert settings.root_url == "http://localhost:8080"
+    assert settings.mattermost_site_url is None
+    assert settings.oauth2_authorize_url == GOOGLE_AUTHORIZE_URL == "https://accounts.google.com/o/oauth2/v2/auth"
+    assert settings.oauth2_token_url == GOOGLE_TOKEN_URL == "https://oauth2.googleapis.com/token"
+    assert settings.oauth2_revoke_url == GOOGLE_REVOKE_URL == "https://oauth2.googleapis.com/revoke"
+    assert settings.oauth2_userinfo_url == GOOGLE_USERINFO_URL == "https://openidconnect.googleapis.com/v1/userinfo"
+    assert settings.google_api_url == GOOGLE_CALENDAR_API_URL == "https://www.googleapis.com/calendar/v3"
+    assert settings.oauth2_scopes == DEFAULT_SCOPES == (
+        "openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
+    assert settings.token_encryption_keys == ()
+    assert settings.log_level == "INFO"
+    assert settings.provider_urls_are_insecure is False
+
+
+def test_every_variable_is_read(env):
+    settings = Settings.from_env({
+        **env,
+        "APP_SECRET": "from-env-secret",
+        "PORT": "9090",
+        "ROOT_URL": "https://apps.example.com/google/",
+        "MATTERMOST_SITE_URL": "http://mattermost:8065",
+        "OAUTH2_AUTHORIZE_URL": "http://127.0.0.1:3000/auth",
+        "OAUTH2_TOKEN_URL": "http://127.0.0.1:3000/token",
+        "OAUTH2_REVOKE_URL": "http://127.0.0.1:3000/token/revocation",
+        "OAUTH2_USERINFO_URL": "http://127.0.0.1:3000/me",
+        "OAUTH2_SCOPES": "openid  email\toffline_access",
+        "GOOGLE_API_URL": "http://127.0.0.1:3001/calendar/v3",
+        "TOKEN_ENCRYPTION_KEY": f" {KEY_1} , {KEY_2} ",
+        "HTTP_TIMEOUT": "3.5",
+        "LOG_LEVEL": "debug",
+    })
+    assert settings.app_secret == "from-env-secret"
+    assert settings.port == 9090
+    assert settings.root_url == "https://apps.example.com/google/"
+    assert settings.manifest_root_url == "https://apps.example.com/google"
+    assert settings.mattermost_site_url == "http://mattermost:8065"
+    assert settings.oauth2_authorize_url == "http://127.0.0.1:3000/auth"
+    assert settings.oauth2_token_url == "http://127.0.0.1:3000/token"
+    assert settings.oauth2_revoke_url == "http://127.0.0.1:3000/token/revocation"
+    assert settings.oauth2_userinfo_url == "http://127.0.0.1:3000/me"
+    assert settings.oauth2_scopes == ("openid", "email", "offline_access")
+    assert settings.google_api_url == "http://127.0.0.1:3001/calendar/v3"
+    assert settings.token_encryption_keys == (KEY_1, KEY_2)
+    assert settings.http_timeout == 3.5
+    assert settings.log_level == "DEBUG"
+    assert settings.provider_urls_are_insecure is True
+
+
+def test_blank_values_count_as_unset(env):
+    settings = Settings.from_env({**env, "APP_SECRET": "s", "PORT": "  ", "ROOT_URL": "", "OAUTH2_SCOPES": " ",
+                                  "MATTERMOST_SITE_URL": " ", "LOG_LEVEL": ""})
+    assert (settings.port, settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
+        8080, "http://localhost:8080", DEFAULT_SCOPES, None, "INFO")
+
+
+def test_secrets_are_not_in_the_repr():
+    settings = Settings(app_secret="do-not-print-me", token_encryption_keys=(KEY_1,))
+    assert "do-not-print-me" not in repr(settings) and KEY_1 not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected_message"),
+    [
+        ({"PORT": "eighty"}, "PORT must be a whole number, not 'eighty'."),
+        ({"PORT": "80.5"}, "PORT must be a whole number"),
+        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0."),
+        ({"PORT": "65536"}, "PORT must be between 1 and 65535, not 65536."),
+        ({"ROOT_URL": "localhost:8080"}, "ROOT_URL must be an absolute http(s) URL with a host"),
+        ({"ROOT_URL": "ftp://app.example.com"}, "ROOT_URL must be an absolute http(s) URL with a host"),
+        ({"ROOT_URL": "/google"}, "ROOT_URL must be an absolute http(s) URL with a host"),
+        ({"ROOT_URL": "http://"}, "ROOT_URL must be an absolute http(s) URL with a host"),
+        ({"MATTERMOST_SITE_URL": "mattermost:8065"}, "MATTERMOST_SITE_URL must be an absolute http(s) URL"),
+        ({"OAUTH2_AUTHORIZE_URL": "accounts.google.com"}, "OAUTH2_AUTHORIZE_URL must be an absolute http(s) URL"),
+        ({"OAUTH2_TOKEN_URL": "file:///etc/passwd"}, "OAUTH2_TOKEN_URL must be an absolute http(s) URL"),
+        ({"OAUTH2_REVOKE_URL": "revoke"}, "OAUTH2_REVOKE_URL must be an absolute http(s) URL"),
+        ({"OAUTH2_USERINFO_URL": "javascript:alert(1)"}, "OAUTH2_USERINFO_URL must be an absolute http(s) URL"),
+        ({"GOOGLE_API_URL": "www.googleapis.com"}, "GOOGLE_API_URL must be an absolute http(s) URL"),
+        ({"LOG_LEVEL": "VERBOSE"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+        ({"TOKEN_ENCRYPTION_KEY": "not-a-fernet-key"}, "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys"),
+        ({"TOKEN_ENCRYPTION_KEY": f"{KEY_1},short"}, "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys"),
+        ({"HTTP_TIMEOUT": "soon"}, "HTTP_TIMEOUT must be a number of seconds, not 'soon'."),
+        ({"HTTP_TIMEOUT": "0"}, "HTTP_TIMEOUT must be a positive number of seconds."),
+        ({"HTTP_TIMEOUT": "-1"}, "HTTP_TIMEOUT must be a positive number of seconds."),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
+)
+def test_a_bad_value_stops_the_start_with_a_message_naming_the_variable(env, variables, expected_message):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**env, "APP_SECRET": "s", **variables})
+    assert str(raised.value).startswith(expected_message)
+
+
+def test_a_bad_encryption_key_is_not_echoed(env):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**env, "APP_SECRET": "s", "TOKEN_ENCRYPTION_KEY": "almost-a-secret-key"})
+    assert "almost-a-secret-key" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected_message"),
+    [
+        ("app_secret", "", "APP_SECRET must not be empty."),
+        ("oauth2_scopes", (), "OAUTH2_SCOPES must name at least one scope."),
+        ("port", -1, "PORT must be between 1 and 65535"),
+    ],
+)
+def test_direct_construction_is_validated_too(field, value, expected_message):
+    values = {"app_secret": "s", field: value}
+    with pytest.raises(SettingsError, match=expected_message):
+        Settings(**values)
+
+
+# -- APP_SECRET generated on first start --------------------------------------------------------------
+
+
+def test_app_secret_is_generated_into_a_private_file_on_first_start(env, tmp_path):
+    settings = Settings.from_env(env)
+    secret_file = tmp_path / "instance" / "app_secret"
+    assert secret_file.read_text().strip() == settings.app_secret
+    assert len(settings.app_secret) >= 32
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+
+
+def test_the_generated_secret_is_reused_on_the_next_start(env):
+    assert Settings.from_env(env).app_secret == Settings.from_env(env).app_secret
+
+
+def test_each_installation_gets_its_own_secret(tmp_path):
+    first = Settings.from_env({"APP_SECRET_FILE": str(tmp_path / "a")}).app_secret
+    second = Settings.from_env({"APP_SECRET_FILE": str(tmp_path / "b")}).app_secret
+    assert first != second
+
+
+def test_the_log_names_the_file_and_the_install_field_but_never_the_secret(env, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = Settings.from_env(env).app_secret
+    warnings = [r for r in caplog.records if r.name == "settings"]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert str(tmp_path / "instance" / "app_secret") in message
+    assert '"Outgoing JWT Secret"' in message
+    assert secret not in caplog.text
+
+
+def test_the_admin_is_told_only_once(env, caplog):
+    Settings.from_env(env)
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    Settings.from_env(env)
+    assert [r for r in caplog.records if r.name == "settings"] == []
+
+
+def test_app_secret_from_the_environment_creates_no_file(env, tmp_path):
+    assert Settings.from_env({**env, "APP_SECRET": "from-env"}).app_secret == "from-env"
+    assert not (tmp_path / "instance" / "app_secret").exists()
+
+
+def test_an_admin_provided_secret_file_is_used_stripped(env, tmp_path):
+    secret_file = tmp_path / "instance" / "app_secret"
+    secret_file.parent.mkdir()
+    secret_file.write_text("  my-own-secret\n")
+    assert Settings.from_env(env).app_secret == "my-own-secret"
+
+
+def test_an_empty_secret_file_is_a_clear_error_not_an_empty_secret(env, tmp_path):
+    # Before: "APP_SECRET must not be empty." though the admin never set APP_SECRET.
+    secret_file = tmp_path / "instance" / "app_secret"
+    secret_file.parent.mkdir()
+    secret_file.write_text("\n")
+    with pytest.raises(SettingsError, match="is empty: delete that file to generate a new secret, or set APP_SECRET"):
+        Settings.from_env(env)
+    assert secret_file.read_text() == "\n"
+
+
+def test_no_temporary_file_is_left_behind(env, tmp_path):
+    Settings.from_env(env)
+    assert [p.name for p in (tmp_path / "instance").iterdir()] == ["app_secret"]
+
+
+# -- app.py -----------------------------------------------------------------------------------------------
+
+
+def test_app_module_exposes_the_wsgi_app_built_from_the_environment(monkeypatch, env):
+    for name, value in {**env, "APP_SECRET": "wsgi-secret-0123456789abcdef0123456789", "ROOT_URL": "http://wsgi.test"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(app_module, "_app", None)
+    wsgi = app_module.app
+    assert isinstance(wsgi, Flask)
+    assert app_module.app is wsgi  # built once
+    assert wsgi.test_client().get("/manifest.json").get_json()["http"]["root_url"] == "http://wsgi.test"
+
+
+def test_app_module_has_no_other_lazy_attributes():
+    with pytest.raises(AttributeError):
+        _ = app_module.no_such_thing
