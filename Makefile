@@ -30,8 +30,17 @@ test: $(VENV)/.dev
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not e2e"
 
+## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
+demo: $(VENV)/.dev
+	bash scripts/install-test-deps.sh
+	$(PY) scripts/demo.py
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+
+## bench: the app beside bare Flask under gunicorn (wrk), round trips per operation, memory; see docs/performance.md
+bench: $(VENV)/.dev
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache

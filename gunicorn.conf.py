@@ -13,3 +13,5 @@ keepalive = 5
 # No access log: the app logs what matters, and request lines are noise at this volume.
 accesslog = None
 errorlog = "-"
+# gunicorn 27's control socket has one fixed path per user: two instances (replicas, tests) would share it.
+control_socket_disable = True

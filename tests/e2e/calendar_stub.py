@@ -1,0 +1,72 @@
+"""A tiny stand-in for the Google Calendar API v3 `events.list`, for the end-to-end tests and `make demo`.
+
+It accepts an access token only if the OAuth2 provider's userinfo endpoint does, so a revoked or expired
+token is refused exactly as Google would refuse it (401).
+
+    python -m tests.e2e.calendar_stub --port 9100 --userinfo-url http://127.0.0.1:9000/me
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.serving import make_server
+
+EVENT_TITLES = ("Design review", "Team lunch", "1:1 with Bob")
+
+
+def create_calendar_stub(userinfo_url: str) -> Flask:
+    app = Flask(__name__)
+    http = requests.Session()
+
+    @app.get("/calendars/primary/events")
+    def list_events() -> ResponseReturnValue:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return _google_error(401, "UNAUTHENTICATED")
+        check = http.get(userinfo_url, headers={"Authorization": auth}, timeout=5)
+        if check.status_code != 200:
+            return _google_error(401, "UNAUTHENTICATED")
+        if request.args.get("singleEvents") != "true" or request.args.get("orderBy") != "startTime":
+            return _google_error(400, "INVALID_ARGUMENT")
+        now = datetime.now(UTC).replace(microsecond=0)
+        items = [_event(i, title, now + timedelta(days=i, hours=1)) for i, title in enumerate(EVENT_TITLES)]
+        limit = request.args.get("maxResults", type=int) or len(items)
+        return jsonify(kind="calendar#events", summary=check.json().get("email", "primary"), items=items[:limit])
+
+    return app
+
+
+def _event(index: int, title: str, start: datetime) -> dict[str, Any]:
+    return {
+        "id": f"event{index}",
+        "status": "confirmed",
+        "summary": title,
+        "htmlLink": f"https://calendar.example.test/event?eid={index}",
+        "start": {"dateTime": start.isoformat().replace("+00:00", "Z")},
+        "end": {"dateTime": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")},
+    }
+
+
+def _google_error(status: int, reason: str) -> ResponseReturnValue:
+    return jsonify(error={"code": status, "message": reason.lower(), "status": reason}), status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--userinfo-url", required=True)
+    args = parser.parse_args()
+    server = make_server(args.host, args.port, create_calendar_stub(args.userinfo_url), threaded=True)
+    print(f"calendar stub listening http://{args.host}:{server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
