@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from user_tokens import TokenRecord, TokenUnavailable, UnreadableRecord
 
 from . import messages
 from .bindings import viewer_of
+
+log = logging.getLogger(__name__)
 
 
 def connect(call: CallRequest, services: Services) -> CallResponse:
@@ -105,6 +108,7 @@ def _with_token(call: CallRequest, services: Services, use: Callable[[str], str]
     except TokenUnavailable as exc:
         return error(str(exc))
     except ProviderError as exc:
+        log.warning("user %s: %s", call.context.acting_user_id, exc)
         return error(messages.provider_failure(exc))
 
 

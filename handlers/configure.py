@@ -80,6 +80,8 @@ def configure_submit(call: CallRequest, services: Services) -> CallResponse:
         return error("The client ID is required.")
     if len(client_id) > MAX_CLIENT_ID_LENGTH or any(ch.isspace() for ch in client_id):
         return error(f"The client ID must be one word of at most {MAX_CLIENT_ID_LENGTH} characters.")
+    if not (client_id.isascii() and client_secret.isascii()):
+        return error("The client ID and secret must be ASCII: copy them again from the Google Cloud console.")
     if len(client_secret) > MAX_CLIENT_SECRET_LENGTH:
         return error(f"The client secret must be at most {MAX_CLIENT_SECRET_LENGTH} characters.")
     if not client_secret:

@@ -44,6 +44,11 @@ def navigate(url: str, *, use_external_browser: bool = False) -> CallResponse:
     return response
 
 
+def quote_short(text: str, limit: int = 40) -> str:
+    """Untrusted text quoted in a one-line error: repr'd (no newline, no markup surprises) and cut to `limit`."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def _optional_str(obj: dict[str, JSON], key: str, where: str) -> str:
     value = obj.get(key)
     if value is None:
@@ -168,7 +173,7 @@ class CallRequest:
         expand = _optional_dict(obj, "expand", "")
         for key, level in expand.items():
             if not isinstance(level, str):
-                raise BadCallRequest(f"The expand level of {key} must be a string.")
+                raise BadCallRequest(f"The expand level of {quote_short(key)} must be a string.")
         return cls(
             path=_optional_str(obj, "path", ""),
             expand=expand,

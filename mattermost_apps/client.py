@@ -23,7 +23,9 @@ MAX_KV_PREFIX_LENGTH = 2
 
 
 class MattermostError(Exception):
-    """Mattermost refused or failed a request. `status` is 0 when it could not be reached."""
+    """Mattermost refused or failed a request. `status` is 0 when it could not be reached.
+
+    Every MattermostError has been logged (one WARNING line with the reason) where it was raised: callers need not."""
 
     def __init__(self, operation: str, status: int, detail: str) -> None:
         self.operation = operation
@@ -74,6 +76,7 @@ class AppsClient:
         cls, context: Context, *, session: requests.Session, timeout: float, site_url: str | None = None
     ) -> AppsClient:
         if not context.acting_user_access_token:
+            log.warning("no acting_user_access_token in the call: check the call's expand")
             raise MissingToken("acting_user_access_token")
         return cls(site_url or context.mattermost_site_url, context.acting_user_access_token,
                    session=session, timeout=timeout)
@@ -83,6 +86,7 @@ class AppsClient:
         cls, context: Context, *, session: requests.Session, timeout: float, site_url: str | None = None
     ) -> AppsClient:
         if not context.bot_access_token:
+            log.warning("no bot_access_token in the call: the app needs the act_as_bot permission")
             raise MissingToken("bot_access_token")
         return cls(site_url or context.mattermost_site_url, context.bot_access_token, session=session, timeout=timeout)
 
@@ -146,12 +150,14 @@ class AppsClient:
         if method in ("POST", "PUT"):
             data = json.dumps(body, separators=(",", ":")).encode()
             if path.startswith(APPS_API_PATH) and len(data) > MAX_STORED_BYTES:
+                log.warning("Mattermost %s %s not sent: %d bytes, over the %d-byte limit", method, path, len(data),
+                            MAX_STORED_BYTES)
                 raise PayloadTooLarge(operation, len(data))
             headers["Content-Type"] = "application/json"
         try:
             response = self._session.request(method, self.site_url + path, data=data, headers=headers,
                                              timeout=self._timeout)
-        except requests.RequestException as exc:
+        except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a token headers cannot carry
             log.warning("Mattermost %s %s failed: %s", method, path, type(exc).__name__)
             raise MattermostError(operation, 0, type(exc).__name__) from None
         if response.status_code >= 300:

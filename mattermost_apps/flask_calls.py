@@ -15,12 +15,13 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .calls import BadCallRequest, CallRequest, CallResponse, error
+from .calls import BadCallRequest, CallRequest, CallResponse, error, quote_short
 from .jwt_auth import HEADER, JWTRejected, check_acting_user, verify_call_jwt
 
 log = logging.getLogger(__name__)
 
 MAX_CALL_BYTES = 64 * 1024
+MAX_BODY_CONFIG = "MATTERMOST_APPS_MAX_CALL_BYTES"
 Handler = Callable[[CallRequest, Any], CallResponse]
 
 
@@ -43,7 +44,10 @@ class CallRouter:
         self, app: Flask, *, jwt_secret: str | None, services: Any, max_body: int = MAX_CALL_BYTES
     ) -> None:
         """Register every handler as `POST <path>`. `jwt_secret=None` turns the JWT check off (never in production)."""
-        app.config["MAX_CONTENT_LENGTH"] = max_body
+        # One byte over the limit: werkzeug stops reading a chunked body (no Content-Length) at MAX_CONTENT_LENGTH
+        # without an error, so a body that reads as longer than `max_body` is how an oversized stream shows.
+        app.config["MAX_CONTENT_LENGTH"] = max_body + 1
+        app.config[MAX_BODY_CONFIG] = max_body
         app.extensions["mattermost_apps.call_router"] = self
 
         def make_view(fn: Handler) -> Callable[[], Response]:
@@ -60,13 +64,17 @@ class CallRouter:
 
 
 def _read_call(jwt_secret: str | None) -> CallRequest:
-    if request.content_length is not None and request.content_length > current_app.config["MAX_CONTENT_LENGTH"]:
+    max_body = current_app.config[MAX_BODY_CONFIG]
+    if request.content_length is not None and request.content_length > max_body:
         raise RequestEntityTooLarge()
     claims: dict[str, Any] = {}
     if jwt_secret is not None:
         # The signature is checked before the body is parsed: an unsigned caller costs us no JSON work.
         claims = verify_call_jwt(request.headers.get(HEADER), jwt_secret)
-    call = CallRequest.from_bytes(request.get_data(cache=False))
+    body = request.get_data(cache=False)
+    if len(body) > max_body:  # a chunked body: no Content-Length to check up front
+        raise RequestEntityTooLarge()
+    call = CallRequest.from_bytes(body)
     if jwt_secret is not None:
         check_acting_user(claims, call.context.acting_user_id)
     g.call = call
@@ -84,9 +92,9 @@ def _call_error_handler(exc: Exception) -> tuple[Response, int] | Response | HTT
         log.info("bad call request on %s: %s", request.path, exc)
         text = str(exc)
     elif isinstance(exc, RequestEntityTooLarge):
-        text = f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH'] // 1024} KiB."
+        text = f"The request body is larger than {current_app.config[MAX_BODY_CONFIG] // 1024} KiB."
     elif isinstance(exc, HTTPException):
-        text = f"The app has no call {request.path!r} ({exc.code})."
+        text = f"The app has no call {quote_short(request.path)} ({exc.code})."
     else:
         log.exception("unhandled error in call %s", request.path)
         text = "The app failed unexpectedly while handling this command; the admin can find the reason in its log."

@@ -111,7 +111,7 @@ def _zone(name: str | None) -> ZoneInfo | timezone:
     if name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             pass
     return UTC
 

@@ -1,0 +1,156 @@
+"""Issue 4, item 6, against the real oidc-provider with refresh-token rotation on (OP_ROTATE=1): replaying a used
+refresh token there revokes the whole grant. Several `/google info` for one user at once, all carrying the same
+expired record, must all succeed with one refresh and no replay.
+
+A proxy in front of the provider holds each refresh for half a second, so every call is surely built (by the
+emulated plugin) from the old record before the first refresh is stored: the race always happens.
+The same race against a stub provider, and its control without the app's lock, is tests/security/test_refresh.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from .conftest import RUNNING
+from .harness import (
+    ManagedProcess,
+    ProviderClient,
+    Stack,
+    UserAgent,
+    app_env,
+    complete_url,
+    connect_link,
+    free_port,
+    start_app,
+    start_provider,
+    stop_all,
+)
+
+pytestmark = pytest.mark.e2e
+
+REFRESH_HOLD_SECONDS = 0.5
+CONCURRENT_CALLS = 4  # gunicorn.conf.py gives the one worker 4 threads
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
+
+
+class HoldingProxy:
+    """Forwards everything to the provider; holds `grant_type=refresh_token` requests for a moment first."""
+
+    def __init__(self, upstream: str, hold: float) -> None:
+        self.upstream = upstream
+        self.hold = hold
+        self._http = requests.Session()
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        body = request.get_data()
+        if b"grant_type=refresh_token" in body:
+            time.sleep(self.hold)
+        upstream = self._http.request(
+            request.method, self.upstream + request.full_path.rstrip("?"), data=body,
+            headers={k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP},
+            allow_redirects=False, timeout=30,
+        )
+        headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP]
+        return Response(upstream.content, status=upstream.status_code, headers=headers)(environ, start_response)
+
+
+@dataclass
+class Rotating:
+    app_url: str
+    provider: ProviderClient
+
+
+@pytest.fixture(scope="module")
+def rotating(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rotating]:
+    """A second provider (rotation on) and a second app using it; the session's emulator plays Mattermost."""
+    log_dir = tmp_path_factory.mktemp("rotation-logs")
+    provider_port, app_port = free_port(), free_port()
+    provider_url = f"http://127.0.0.1:{provider_port}"
+    app_url = f"http://127.0.0.1:{app_port}"
+    proxy = HoldingProxy(provider_url, REFRESH_HOLD_SECONDS)
+    processes: list[ManagedProcess] = []
+    try:
+        processes.append(start_provider(provider_port, redirect_uris=[complete_url(stack.emulator.site_url)],
+                                        log_dir=log_dir, name="oidc-provider-rotating", rotate=True))
+        env = app_env(port=app_port, root_url=app_url, app_secret=stack.app_secret, provider_url=provider_url,
+                      calendar_url=stack.calendar_url, encryption_key=stack.encryption_key)
+        env["OAUTH2_TOKEN_URL"] = proxy.url + "/token"
+        processes.append(start_app(app_port, env=env, log_dir=log_dir, name="app-rotating"))
+        RUNNING.extend(processes)
+        processes[0].wait_until_up("/.well-known/openid-configuration")
+        processes[1].wait_until_up("/manifest.json")
+        proxy.start()
+        yield Rotating(app_url, ProviderClient(provider_url))
+    finally:
+        proxy.stop()
+        stop_all(processes)
+        for process in processes:
+            if process in RUNNING:
+                RUNNING.remove(process)
+
+
+def test_concurrent_calls_with_an_expired_token_do_not_replay_a_rotated_refresh_token(stack: Stack, rotating: Rotating):
+    emulator, provider = stack.emulator, rotating.provider
+    emulator.reset()
+    stack.install(rotating.app_url)
+    assert stack.configure()["type"] == "ok"
+
+    provider.set_access_token_ttl(1)  # the connect's access token is stale at once (the app's margin is 60 s)
+    alice = UserAgent(emulator.url, "alice")
+    page = alice.connect(connect_link(emulator.command("alice", "/google connect")), provider_login="alice")
+    assert page.status_code == 200 and "Completed connecting your account" in page.text, page.text
+    first = stack.stored_record("alice")
+    assert first is not None and first.refresh_token
+    provider.set_access_token_ttl(3600)  # the refreshed one is fresh, so the waiting calls can use it
+    provider.clear_log()
+
+    answers: list[dict | None] = [None] * CONCURRENT_CALLS
+    start = threading.Barrier(CONCURRENT_CALLS)
+
+    def info(i: int) -> None:
+        start.wait()
+        answers[i] = emulator.command("alice", "/google info")
+
+    threads = [threading.Thread(target=info, args=(i,)) for i in range(CONCURRENT_CALLS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    for answer in answers:
+        assert answer is not None and answer["type"] == "ok", answers
+        assert "Connected to Google as **Alice Test**" in answer["text"]
+    refreshes = provider.token_requests("refresh_token")
+    assert [r["status"] for r in refreshes] == [200], refreshes  # one refresh, no replay (a replay answers 400)
+    second = stack.stored_record("alice")
+    assert second is not None and second.refresh_token not in (None, first.refresh_token)
+
+    # The grant is alive: the next call uses the stored token with no refresh at all.
+    assert emulator.command("alice", "/google info")["type"] == "ok"
+    assert len(provider.token_requests("refresh_token")) == 1
+
+    # And this provider does punish a replay: the first refresh token is refused, and it takes the grant with it.
+    assert provider.refresh(first.refresh_token).status_code == 400
+    assert provider.refresh(second.refresh_token).status_code == 400
+    answer = emulator.command("alice", "/google info")
+    assert answer["type"] == "error" and "/google connect" in answer["text"], answer
