@@ -10,19 +10,38 @@ Refresh uses requests-oauthlib rather than google-auth on purpose: google-auth r
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlparse, urlunparse
 
 import requests
-from oauthlib.oauth2 import OAuth2Error
+from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
+from oauthlib.oauth2.rfc6749.utils import is_secure_transport
 from requests_oauthlib import OAuth2Session
 
 from .errors import ProviderError
 
 log = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 128  # characters kept of the userinfo `name`
+MAX_EMAIL_LENGTH = 254  # RFC 5321: no valid address is longer
+
+
+# quote_plus for the values that are the same on every connect (client id, redirect URI, scopes): quoting a URL
+# costs a few µs a call, a lookup much less.
+_quote_same = functools.lru_cache(maxsize=256)(quote_plus)
+
+
+@functools.lru_cache(maxsize=16)
+def _split_url(url: str) -> tuple[str, str, str, str, tuple[str, ...], str]:
+    """urlparse, with the query as oauthlib re-encodes it (parse_qsl, then urlencode): `k=v` strings."""
+    scheme, netloc, path, params, query, fragment = urlparse(url)
+    pairs = tuple(f"{quote_plus(k)}={quote_plus(v)}" for k, v in parse_qsl(query, keep_blank_values=True))
+    return scheme, netloc, path, params, pairs, fragment
 
 
 @dataclass(frozen=True)
@@ -65,17 +84,25 @@ class OAuth2Provider:
 
     def authorization_url(self, *, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str:
         """The URL the plugin redirects the browser to. `state` is the plugin's, passed through unchanged;
-        `access_type=offline` + `prompt=consent` make Google return a refresh token on every connect."""
-        url, _ = self._oauth_session(client_id, redirect_uri=redirect_uri, scope=self.scopes).authorization_url(
-            self.authorize_url,
-            state=state,
-            access_type="offline",
-            prompt="consent",
-            include_granted_scopes="true",
-            code_challenge=code_challenge,
-            code_challenge_method="S256",
-        )
-        return url
+        `access_type=offline` + `prompt=consent` make Google return a refresh token on every connect.
+
+        The same URL, byte for byte, as oauthlib's `WebApplicationClient.prepare_request_uri` (what
+        `OAuth2Session.authorization_url` calls), same parameters in the same order, same check of the transport;
+        built directly, because the session and oauthlib's generic parameter handling were most of the cost of
+        `/oauth2/connect` (docs/performance.md; tests/unit/test_authorization_url.py holds the two equal)."""
+        if not is_secure_transport(self.authorize_url):
+            raise InsecureTransportError()
+        scheme, netloc, path, params, query_pairs, fragment = _split_url(self.authorize_url)
+        pairs = [*query_pairs, "response_type=code", "client_id=" + _quote_same(client_id)]
+        if redirect_uri:
+            pairs.append("redirect_uri=" + _quote_same(redirect_uri))
+        if self.scopes:
+            pairs.append("scope=" + _quote_same(" ".join(self.scopes)))
+        if state:
+            pairs.append("state=" + quote_plus(state))
+        pairs += ["code_challenge=" + quote_plus(code_challenge), "code_challenge_method=S256",
+                  "access_type=offline", "prompt=consent", "include_granted_scopes=true"]
+        return urlunparse((scheme, netloc, path, params, "&".join(pairs), fragment))
 
     def exchange_code(
         self, *, client_id: str, client_secret: str, redirect_uri: str, code: str, code_verifier: str
@@ -118,7 +145,7 @@ class OAuth2Provider:
                 auth=(client_id, client_secret) if client_secret else None,
                 timeout=self._timeout,
             )
-        except requests.RequestException as exc:
+        except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a client id or secret that is not latin-1
             log.warning("token revocation failed: %s", type(exc).__name__)
             return False
         if response.status_code != 200:
@@ -133,10 +160,11 @@ class OAuth2Provider:
             raise ProviderError("bad_response", "read your profile", "the userinfo answer has no sub")
         email = info.get("email")
         name = info.get("name")
+        # Display-only fields, bounded so the encrypted record stays under Mattermost's 8 KiB limit.
         return Identity(
             sub=str(sub),
-            email=email if isinstance(email, str) else "",
-            name=name if isinstance(name, str) else "",
+            email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
+            name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
         )
 
     def get_json(
@@ -152,6 +180,8 @@ class OAuth2Provider:
             )
         except requests.RequestException as exc:
             raise ProviderError("unavailable", operation, type(exc).__name__) from None
+        except UnicodeError:  # a token HTTP headers cannot carry (not latin-1)
+            raise ProviderError("unauthorized", operation, "the access token cannot be sent") from None
         if response.status_code == 401:
             raise ProviderError("unauthorized", operation, "the access token was not accepted", status=401)
         if response.status_code == 403:

@@ -7,6 +7,7 @@ from `context.oauth2`), never the id_token (not needed, and large).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from provider import Identity, TokenGrant
 
 RECORD_VERSION = 1
+READABLE_MEMORY = 4096  # ciphertext digests TokenCipher.readable remembers (32 bytes each)
 
 
 class UnreadableRecord(Exception):
@@ -87,9 +89,13 @@ class TokenCipher:
         if not keys:
             raise ValueError("TokenCipher needs at least one key")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
+        # SHA-256 digests of ciphertexts that opened (never a token): see `readable`.
+        self._readable: set[bytes] = set()
 
     def seal(self, record: TokenRecord) -> dict[str, Any]:
-        plaintext = json.dumps(record.to_json(), separators=(",", ":")).encode()
+        # UTF-8 rather than \u escapes: a non-ASCII name costs 2-4 bytes a character, not 6-12, under the 8 KiB limit.
+        # `surrogatepass` keeps a lone surrogate from the provider's JSON sealable; json.loads reads it back.
+        plaintext = json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
         return {"v": RECORD_VERSION, "fernet": self._fernet.encrypt(plaintext).decode("ascii")}
 
     def open(self, stored: Any) -> TokenRecord:
@@ -104,3 +110,23 @@ class TokenCipher:
         except ValueError:
             raise UnreadableRecord("the decrypted record is not JSON") from None
         return TokenRecord.from_json(data)
+
+    def readable(self, stored: Any) -> bool:
+        """Whether `open(stored)` succeeds, without decrypting again a ciphertext that already opened here.
+
+        /bindings asks this on every refresh of the command tree, for the same few records; a ciphertext opens
+        the same way every time under the same keys. The memory is of digests only, and bounded.
+        """
+        if not isinstance(stored, dict) or stored.get("v") != RECORD_VERSION or not isinstance(stored.get("fernet"), str):
+            return False
+        digest = hashlib.sha256(stored["fernet"].encode("utf-8", "surrogatepass")).digest()
+        if digest in self._readable:
+            return True
+        try:
+            self.open(stored)
+        except UnreadableRecord:
+            return False
+        if len(self._readable) >= READABLE_MEMORY:
+            self._readable.clear()
+        self._readable.add(digest)
+        return True
