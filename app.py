@@ -26,6 +26,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if len(settings.app_secret.encode()) < 32:
         logging.getLogger(__name__).warning("APP_SECRET is shorter than 32 bytes; a longer one is safer for HS256.")
     warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum recommended length")
+    if not settings.token_encryption_keys:
+        logging.getLogger(__name__).info(
+            "TOKEN_ENCRYPTION_KEY is not set: token records are encrypted with a key derived from APP_SECRET, "
+            "which Mattermost's database also holds; set TOKEN_ENCRYPTION_KEY in production (see SECURITY.md)."
+        )
 
     services = services or Services.build(settings)
     app = Flask(__name__, static_folder=None)
