@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Request, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .calls import BadCallRequest, CallRequest, CallResponse, error, quote_short
@@ -52,7 +52,7 @@ class CallRouter:
 
         def make_view(fn: Handler) -> Callable[[], Response]:
             def view() -> Response:
-                call = _read_call(jwt_secret)
+                call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
                 return jsonify(fn(call, services))
 
             view.__name__ = f"call_{fn.__module__}_{fn.__name__}".replace(".", "_")
@@ -63,21 +63,20 @@ class CallRouter:
         app.register_error_handler(Exception, _call_error_handler)
 
 
-def _read_call(jwt_secret: str | None) -> CallRequest:
-    max_body = current_app.config[MAX_BODY_CONFIG]
-    if request.content_length is not None and request.content_length > max_body:
+def _read_call(req: Request, jwt_secret: str | None, max_body: int) -> CallRequest:
+    # `req` is the request object itself, not Flask's proxy: this runs on every call, and each proxy lookup costs.
+    if req.content_length is not None and req.content_length > max_body:
         raise RequestEntityTooLarge()
     claims: dict[str, Any] = {}
     if jwt_secret is not None:
         # The signature is checked before the body is parsed: an unsigned caller costs us no JSON work.
-        claims = verify_call_jwt(request.headers.get(HEADER), jwt_secret)
-    body = request.get_data(cache=False)
+        claims = verify_call_jwt(req.headers.get(HEADER), jwt_secret)
+    body = req.get_data(cache=False)
     if len(body) > max_body:  # a chunked body: no Content-Length to check up front
         raise RequestEntityTooLarge()
     call = CallRequest.from_bytes(body)
     if jwt_secret is not None:
         check_acting_user(claims, call.context.acting_user_id)
-    g.call = call
     return call
 
 
