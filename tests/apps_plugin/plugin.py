@@ -329,14 +329,7 @@ class Plugin:
         record = self._installed_for_oauth2(app_id)
         state = self.store.create_state(user.id if user else "")
         call = with_default(record.manifest.get("get_oauth2_connect_url"), DEFAULT_CONNECT_PATH, DEFAULT_CONNECT_EXPAND)
-        try:
-            response = self.call_app(call, acting_user=user, values={"state": state})
-        except CallFailed as exc:
-            raise HTTPError(500, str(exc)) from None
-        if response["type"] == "error":
-            raise HTTPError(500, str(response.get("text", "")))
-        if response["type"] != "ok":
-            raise HTTPError(500, f'oauth2: unexpected response type from the app: "{response["type"]}"')
+        response = self._oauth2_call(call, user, {"state": state})
         data = response.get("data")
         if not isinstance(data, str):
             raise HTTPError(500, f"oauth2: unexpected data type from the app: {go_type_name(data)}, "
@@ -354,6 +347,10 @@ class Plugin:
         if not self.store.take_state(state):
             raise forbidden("state mismatch")
         call = with_default(record.manifest.get("on_oauth2_complete"), DEFAULT_COMPLETE_PATH, DEFAULT_COMPLETE_EXPAND)
+        self._oauth2_call(call, user, values)
+
+    def _oauth2_call(self, call: dict[str, Any], user: User | None, values: dict[str, Any]) -> dict[str, Any]:
+        """Connect and complete accept only `ok` (or empty); anything else is a plain-text 500 (§3)."""
         try:
             response = self.call_app(call, acting_user=user, values=values)
         except CallFailed as exc:
@@ -362,3 +359,4 @@ class Plugin:
             raise HTTPError(500, str(response.get("text", "")))
         if response["type"] != "ok":
             raise HTTPError(500, f'oauth2: unexpected response type from the app: "{response["type"]}"')
+        return response

@@ -17,14 +17,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from user_tokens import TokenCipher, TokenRecord
 
@@ -40,6 +44,42 @@ CLIENT_SECRET = "mm-secret-e2e-wxyz"
 OAUTH2_SCOPES = "openid email profile offline_access calendar.read"
 DEFAULT_ACCESS_TOKEN_TTL = 3600
 TIMEOUT = 10.0
+
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
+
+
+class ForwardingProxy:
+    """An HTTP proxy on a free loopback port, served from a thread: each request is forwarded as is to the base
+    URL that `upstream(request, body)` chooses (a subclass decides, and may delay or record)."""
+
+    def __init__(self) -> None:
+        self._http = requests.Session()
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def upstream(self, request: Request, body: bytes) -> str:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        body = request.get_data()
+        base = self.upstream(request, body)
+        answer = self._http.request(
+            request.method, base + request.full_path.rstrip("?"), data=body,
+            headers={k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP},
+            allow_redirects=False, timeout=30,
+        )
+        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP]
+        return Response(answer.content, status=answer.status_code, headers=headers)(environ, start_response)
 
 
 class StackError(RuntimeError):

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
-import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from .conftest import RUNNING
 from .harness import (
+    ForwardingProxy,
     ManagedProcess,
     ProviderClient,
     Stack,
@@ -39,39 +37,20 @@ pytestmark = pytest.mark.e2e
 
 REFRESH_HOLD_SECONDS = 0.5
 CONCURRENT_CALLS = 4  # gunicorn.conf.py gives the one worker 4 threads
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 
 
-class HoldingProxy:
+class HoldingProxy(ForwardingProxy):
     """Forwards everything to the provider; holds `grant_type=refresh_token` requests for a moment first."""
 
     def __init__(self, upstream: str, hold: float) -> None:
-        self.upstream = upstream
+        super().__init__()
+        self._upstream = upstream
         self.hold = hold
-        self._http = requests.Session()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        body = request.get_data()
+    def upstream(self, request: Request, body: bytes) -> str:
         if b"grant_type=refresh_token" in body:
             time.sleep(self.hold)
-        upstream = self._http.request(
-            request.method, self.upstream + request.full_path.rstrip("?"), data=body,
-            headers={k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP},
-            allow_redirects=False, timeout=30,
-        )
-        headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP]
-        return Response(upstream.content, status=upstream.status_code, headers=headers)(environ, start_response)
+        return self._upstream
 
 
 @dataclass

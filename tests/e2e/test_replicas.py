@@ -6,54 +6,43 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
-import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
-from .harness import RUNNING, ManagedProcess, Stack, UserAgent, app_env, connect_link, free_port, start_app, stop_all
+from .harness import (
+    RUNNING,
+    ForwardingProxy,
+    ManagedProcess,
+    Stack,
+    UserAgent,
+    app_env,
+    connect_link,
+    free_port,
+    start_app,
+    stop_all,
+)
 
 pytestmark = pytest.mark.e2e
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 
 
-class RoundRobinProxy:
-    """A load balancer in a thread: each request goes to the next replica; `served` records (path, replica)."""
+class RoundRobinProxy(ForwardingProxy):
+    """A load balancer: each request goes to the next replica; `served` records (path, replica)."""
 
     def __init__(self, replicas: dict[str, str]) -> None:
+        super().__init__()
         self._next = itertools.cycle(replicas.items())
         self._lock = threading.Lock()
-        self._http = requests.Session()
         self.served: list[tuple[str, str]] = []
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
+    def upstream(self, request: Request, body: bytes) -> str:
         with self._lock:
             name, base = next(self._next)
             self.served.append((request.path, name))
-        query = request.query_string.decode()
-        upstream = self._http.request(
-            request.method, base + request.path + (f"?{query}" if query else ""), data=request.get_data(),
-            headers={k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP},
-            allow_redirects=False, timeout=30,
-        )
-        headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP]
-        return Response(upstream.content, status=upstream.status_code, headers=headers)(environ, start_response)
+        return base
 
 
 @pytest.fixture(scope="module")
