@@ -18,7 +18,11 @@ from settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
-    settings = settings or Settings.from_env()
+    if settings is None:
+        # Logging first, so that what reading the settings says (a generated APP_SECRET) is formatted like the rest.
+        level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+        configure_logging(level if level in logging.getLevelNamesMapping() else "INFO")
+        settings = Settings.from_env()
     configure_logging(settings.log_level)
     if settings.provider_urls_are_insecure:
         # Local providers (tests, `make demo`) speak plain http; oauthlib refuses it unless told.
