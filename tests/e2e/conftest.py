@@ -50,8 +50,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     RUNNING.extend(stack.processes.values())
     yield stack
     stack.stop()
-    for process in stack.processes.values():
-        RUNNING.remove(process)
 
 
 @pytest.fixture

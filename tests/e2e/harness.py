@@ -234,13 +234,15 @@ def start_app(port: int, *, env: Mapping[str, str], log_dir: Path, name: str = "
 
 
 def stop_all(processes: list[ManagedProcess]) -> None:
-    """Signal every process first, then wait for each: shutdowns overlap."""
+    """Signal every process first, then wait for each: shutdowns overlap. A stopped process leaves RUNNING."""
     for process in processes:
         with contextlib.suppress(Exception):
             process.signal_stop()
     for process in processes:
         with contextlib.suppress(Exception):
             process.stop()
+        if process in RUNNING:
+            RUNNING.remove(process)
 
 
 # -- clients for the test controls -------------------------------------------------------------------

@@ -83,9 +83,6 @@ def rotating(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         proxy.stop()
         stop_all(processes)
-        for process in processes:
-            if process in RUNNING:
-                RUNNING.remove(process)
 
 
 def test_concurrent_calls_with_an_expired_token_do_not_replay_a_rotated_refresh_token(stack: Stack, rotating: Rotating):

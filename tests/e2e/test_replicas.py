@@ -65,9 +65,6 @@ def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         proxy.stop()
         stop_all(processes)
-        for process in processes:
-            if process in RUNNING:
-                RUNNING.remove(process)
 
 
 def test_connect_on_one_replica_and_complete_on_the_other(stack: Stack, replicas: RoundRobinProxy) -> None:
