@@ -99,10 +99,11 @@ class TokenCipher:
         return {"v": RECORD_VERSION, "fernet": self._fernet.encrypt(plaintext).decode("ascii")}
 
     def open(self, stored: Any) -> TokenRecord:
-        if not isinstance(stored, dict) or stored.get("v") != RECORD_VERSION or not isinstance(stored.get("fernet"), str):
+        ciphertext = _ciphertext(stored)
+        if ciphertext is None:
             raise UnreadableRecord("the stored record is not an encrypted record of this app")
         try:
-            plaintext = self._fernet.decrypt(stored["fernet"].encode("ascii"))
+            plaintext = self._fernet.decrypt(ciphertext.encode("ascii"))
         except (InvalidToken, UnicodeEncodeError):
             raise UnreadableRecord("the stored record does not decrypt with the app's keys") from None
         try:
@@ -117,9 +118,10 @@ class TokenCipher:
         /bindings asks this on every refresh of the command tree, for the same few records; a ciphertext opens
         the same way every time under the same keys. The memory is of digests only, and bounded.
         """
-        if not isinstance(stored, dict) or stored.get("v") != RECORD_VERSION or not isinstance(stored.get("fernet"), str):
+        ciphertext = _ciphertext(stored)
+        if ciphertext is None:
             return False
-        digest = hashlib.sha256(stored["fernet"].encode("utf-8", "surrogatepass")).digest()
+        digest = hashlib.sha256(ciphertext.encode("utf-8", "surrogatepass")).digest()
         if digest in self._readable:
             return True
         try:
@@ -130,3 +132,10 @@ class TokenCipher:
             self._readable.clear()
         self._readable.add(digest)
         return True
+
+
+def _ciphertext(stored: Any) -> str | None:
+    """The Fernet token of a record in this app's stored shape `{"v": 1, "fernet": ...}`, else None."""
+    if not isinstance(stored, dict) or stored.get("v") != RECORD_VERSION or not isinstance(stored.get("fernet"), str):
+        return None
+    return stored["fernet"]
