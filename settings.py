@@ -54,8 +54,14 @@ class Settings:
             raise SettingsError("APP_SECRET must not be empty.")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"PORT must be between 1 and 65535, not {self.port}.")
-        for name in ("root_url", "oauth2_authorize_url", "oauth2_token_url", "oauth2_revoke_url",
-                     "oauth2_userinfo_url", "google_api_url"):
+        for name in (
+            "root_url",
+            "oauth2_authorize_url",
+            "oauth2_token_url",
+            "oauth2_revoke_url",
+            "oauth2_userinfo_url",
+            "google_api_url",
+        ):
             _require_http_url(name.upper(), getattr(self, name))
         if self.mattermost_site_url is not None:
             _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
@@ -66,8 +72,7 @@ class Settings:
                 Fernet(key)
             except (ValueError, TypeError):
                 raise SettingsError(
-                    "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys "
-                    "(32 url-safe base64-encoded bytes each)."
+                    "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys (32 url-safe base64-encoded bytes each)."
                 ) from None
         if not self.http_timeout > 0:
             raise SettingsError("HTTP_TIMEOUT must be a positive number of seconds.")
@@ -137,8 +142,9 @@ def load_or_create_app_secret(path: Path) -> str:
         return secret
     if secret == "":
         # Never overwrite it: workers that already read it would disagree with the ones that read the new one.
-        raise SettingsError(f"APP_SECRET is not set and {path} is empty: delete that file to generate a new secret, "
-                            "or set APP_SECRET.")
+        raise SettingsError(
+            f"APP_SECRET is not set and {path} is empty: delete that file to generate a new secret, or set APP_SECRET."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     # Several gunicorn workers start at once: write a private temp file, then hard-link it into place,
     # which fails if another worker won the race; everyone then reads the one file that exists.
@@ -155,7 +161,7 @@ def load_or_create_app_secret(path: Path) -> str:
     secret = path.read_text(encoding="utf-8").strip()
     log.warning(
         "APP_SECRET is not set: generated one and saved it in %s. Paste that file's content into the "
-        "\"Outgoing JWT Secret\" field of the /apps install dialog.",
+        '"Outgoing JWT Secret" field of the /apps install dialog.',
         path,
     )
     return secret

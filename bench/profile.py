@@ -26,8 +26,13 @@ SITE = "http://127.0.0.1:9"  # never contacted by /bindings or /oauth2/connect
 
 
 def settings() -> Settings:
-    return Settings(app_secret=APP_SECRET, oauth2_authorize_url=SITE + "/authorize", oauth2_token_url=SITE + "/token",
-                    oauth2_revoke_url=SITE + "/revoke", oauth2_userinfo_url=SITE + "/userinfo")
+    return Settings(
+        app_secret=APP_SECRET,
+        oauth2_authorize_url=SITE + "/authorize",
+        oauth2_token_url=SITE + "/token",
+        oauth2_revoke_url=SITE + "/revoke",
+        oauth2_userinfo_url=SITE + "/userinfo",
+    )
 
 
 def caller(app: Flask, call: Call) -> Callable[[], bytes]:

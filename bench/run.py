@@ -177,8 +177,9 @@ def call_ok(base_url: str, call: Call, check: Callable[[dict[str, Any]], bool] =
     except ValueError:
         answer = None
     if response.status_code != 200 or not isinstance(answer, dict) or answer.get("type") != "ok" or not check(answer):
-        raise BenchFailure(f"POST {call.path} did not answer a correct CallResponse: HTTP {response.status_code} "
-                           f"{response.text[:500]}")
+        raise BenchFailure(
+            f"POST {call.path} did not answer a correct CallResponse: HTTP {response.status_code} {response.text[:500]}"
+        )
     return response
 
 
@@ -229,8 +230,15 @@ class Operation:
         return self.measured == self.expected
 
 
-def count_round_trips(app_url: str, stubs: list[StubServer], name: str, call: Call, expected: dict[str, int], *,
-                      check: Callable[[dict[str, Any]], bool] = lambda _: True) -> Operation:
+def count_round_trips(
+    app_url: str,
+    stubs: list[StubServer],
+    name: str,
+    call: Call,
+    expected: dict[str, int],
+    *,
+    check: Callable[[dict[str, Any]], bool] = lambda _: True,
+) -> Operation:
     for stub in stubs:
         stub.log.reset()
     call_ok(app_url, call, check)
@@ -287,9 +295,13 @@ def main() -> int:
         # 1. Correct answers first: a bench of error answers is worthless.
         endpoints = [
             Endpoint("/bindings", work.bindings(), lambda a: "info" in sub_command_labels(a)),
-            Endpoint("/oauth2/connect", work.oauth2_connect(),
-                     lambda a: str(a.get("data", "")).startswith(provider.url + AUTHORIZE_PATH + "?")
-                     and "code_challenge=" in a["data"]),
+            Endpoint(
+                "/oauth2/connect",
+                work.oauth2_connect(),
+                lambda a: (
+                    str(a.get("data", "")).startswith(provider.url + AUTHORIZE_PATH + "?") and "code_challenge=" in a["data"]
+                ),
+            ),
             Endpoint("/commands/info", work.info(), lambda a: IDENTITY["email"] in str(a.get("text", ""))),
         ]
         bodies: dict[str, str] = {"GET /manifest.json": requests.get(app.url + "/manifest.json", timeout=5).text}
@@ -303,15 +315,25 @@ def main() -> int:
         operations = [
             count_round_trips(app.url, stubs, "bindings (connected user)", work.bindings(), {}),
             count_round_trips(app.url, stubs, "oauth2/connect (authorization URL)", work.oauth2_connect(), {}),
-            count_round_trips(app.url, stubs, "oauth2/complete", work.oauth2_complete(),
-                              {f"{p}POST {TOKEN_PATH} (authorization_code)": 1, f"{p}GET {USERINFO_PATH}": 1,
-                               f"{m}{STORE_USER}": 1, **dm}),
+            count_round_trips(
+                app.url,
+                stubs,
+                "oauth2/complete",
+                work.oauth2_complete(),
+                {f"{p}POST {TOKEN_PATH} (authorization_code)": 1, f"{p}GET {USERINFO_PATH}": 1, f"{m}{STORE_USER}": 1, **dm},
+            ),
             count_round_trips(app.url, stubs, "info, fresh token", work.info(), {f"{p}GET {USERINFO_PATH}": 1}),
             count_round_trips(app.url, stubs, "events, fresh token", work.events(), {f"{g}GET {EVENTS_PATH}": 1}),
-            count_round_trips(app.url, stubs, "info, stale token", work.info(stale=True, tag="stale"),
-                              {f"{p}{REFRESH}": 1, f"{m}{STORE_USER}": 1, f"{p}GET {USERINFO_PATH}": 1}),
-            count_round_trips(app.url, stubs, "disconnect", work.disconnect(),
-                              {f"{p}POST {REVOKE_PATH}": 1, f"{m}{STORE_USER}": 1}),
+            count_round_trips(
+                app.url,
+                stubs,
+                "info, stale token",
+                work.info(stale=True, tag="stale"),
+                {f"{p}{REFRESH}": 1, f"{m}{STORE_USER}": 1, f"{p}GET {USERINFO_PATH}": 1},
+            ),
+            count_round_trips(
+                app.url, stubs, "disconnect", work.disconnect(), {f"{p}POST {REVOKE_PATH}": 1, f"{m}{STORE_USER}": 1}
+            ),
         ]
 
         # 3. The baseline: bare Flask with the app's exact answers on the same paths.
@@ -336,8 +358,7 @@ def main() -> int:
             for stub in stubs:
                 stub.log.reset()
             cpu_before = by_name[name].worker_cpu_seconds()
-            result = wrk.run(by_name[name].url + endpoint.path, script, seconds=seconds,
-                             threads=THREADS, connections=CONNECTIONS)
+            result = wrk.run(by_name[name].url + endpoint.path, script, seconds=seconds, threads=THREADS, connections=CONNECTIONS)
             if seconds == SECONDS:
                 cpu = by_name[name].worker_cpu_seconds() - cpu_before
                 endpoint.cpu_us[name].append(cpu / max(result.requests, 1) * 1e6)
@@ -349,19 +370,26 @@ def main() -> int:
             return result
 
         for endpoint in endpoints:
-            script = wrk.write_script(workdir / f"{endpoint.path.strip('/').replace('/', '_')}.lua",
-                                      method="POST", body=endpoint.call.body, headers=endpoint.call.headers)
+            script = wrk.write_script(
+                workdir / f"{endpoint.path.strip('/').replace('/', '_')}.lua",
+                method="POST",
+                body=endpoint.call.body,
+                headers=endpoint.call.headers,
+            )
             for name in ("bare Flask", "app"):
                 warm = load(name, endpoint, script, WARMUP_SECONDS)
                 if warm.errors:
                     raise BenchFailure(f"{name} {endpoint.path}: {warm.errors} errors during warm-up")
             for r in range(ROUNDS):
-                for name in (("bare Flask", "app") if r % 2 == 0 else ("app", "bare Flask")):
+                for name in ("bare Flask", "app") if r % 2 == 0 else ("app", "bare Flask"):
                     result = load(name, endpoint, script, SECONDS)
                     endpoint.results[name].append(result)
-                    print(f"bench: {endpoint.path:<16} {name:<10} round {r + 1}: {result.rps:8.0f} req/s, "
-                          f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, errors {result.errors}, "
-                          f"worker CPU {endpoint.cpu_us[name][-1]:.0f} µs/req", flush=True)
+                    print(
+                        f"bench: {endpoint.path:<16} {name:<10} round {r + 1}: {result.rps:8.0f} req/s, "
+                        f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, errors {result.errors}, "
+                        f"worker CPU {endpoint.cpu_us[name][-1]:.0f} µs/req",
+                        flush=True,
+                    )
 
         # 5. Memory (after the load: warm) and start-up.
         memory = {name: server.worker_rss_mib() for name, server in by_name.items()}
@@ -379,11 +407,13 @@ def main() -> int:
     targets: list[tuple[str, str, bool]] = []
     for endpoint in endpoints[:2]:
         ratio = endpoint.ratio()
-        targets.append((f"app / bare Flask throughput on `{endpoint.path}` ≥ {TARGET_RATIO:.2f}", f"{ratio:.2f}",
-                        ratio >= TARGET_RATIO))
+        targets.append(
+            (f"app / bare Flask throughput on `{endpoint.path}` ≥ {TARGET_RATIO:.2f}", f"{ratio:.2f}", ratio >= TARGET_RATIO)
+        )
     total_errors = sum(e.errors(s) for e in endpoints for s in ("app", "bare Flask"))
-    targets.append(("zero errors under load (socket errors, non-200, or not an `ok` CallResponse)", str(total_errors),
-                    total_errors == 0))
+    targets.append(
+        ("zero errors under load (socket errors, non-200, or not an `ok` CallResponse)", str(total_errors), total_errors == 0)
+    )
     reads = sum(op.measured[f"mattermost: {READ_USER}"] for op in operations) + under_load[f"mattermost: {READ_USER}"]
     targets.append((f"no operation reads `{READ_USER}`", str(reads), reads == 0))
     fresh_refreshes = sum(op.measured[f"provider: {REFRESH}"] for op in operations if "stale" not in op.name)
@@ -411,8 +441,10 @@ def main() -> int:
         for name in ("bare Flask", "app"):
             best = endpoint.best(name)
             ratios = f"{endpoint.ratio():.2f} | {endpoint.cpu_ratio():.2f}" if name == "app" else " | "
-            lines.append(f"| `{endpoint.path}` | {name} | {best.rps:.0f} | {best.p50_ms:.2f} | {best.p99_ms:.2f} | "
-                         f"{endpoint.errors(name)} | {endpoint.median_cpu_us(name):.0f} | {ratios} |")
+            lines.append(
+                f"| `{endpoint.path}` | {name} | {best.rps:.0f} | {best.p50_ms:.2f} | {best.p99_ms:.2f} | "
+                f"{endpoint.errors(name)} | {endpoint.median_cpu_us(name):.0f} | {ratios} |"
+            )
     lines += [
         "",
         "`/bindings` is for a connected user (the app decrypts the record to choose the commands); `/commands/info` "
@@ -429,7 +461,8 @@ def main() -> int:
     lines += [
         "",
         f"Under load (warm-up included), the stubs received {under_load.total()} requests: "
-        + (", ".join(f"{k} ×{n}" for k, n in sorted(under_load.items())) or "none") + ". "
+        + (", ".join(f"{k} ×{n}" for k, n in sorted(under_load.items())) or "none")
+        + ". "
         f"`/commands/info` with a fresh token: {info_timed_userinfo} userinfo requests for {info_timed_calls} answered "
         f"timed calls ({info_timed_userinfo / max(info_timed_calls, 1):.3f} per call; wrk does not count the calls "
         "still in flight when it stops).",

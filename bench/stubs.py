@@ -112,8 +112,9 @@ def _handler_class(stub: StubServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
-            request = Request(self.command, parts.path, parse_qs(parts.query),
-                              {k.lower(): v for k, v in self.headers.items()}, body)
+            request = Request(
+                self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, body
+            )
             status, payload = stub.answer(request)
             data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
@@ -149,13 +150,17 @@ def provider_stub() -> StubServer:
             if not form.get("code") or not form.get("code_verifier"):
                 return 400, {"error": "invalid_request"}
             n = next_id("code")
-            return 200, {"access_token": f"ya29.bench-access-{n}", "refresh_token": f"1//bench-refresh-{n}",
-                         "expires_in": 3599, "token_type": "Bearer", "scope": "openid email profile"}
+            return 200, {
+                "access_token": f"ya29.bench-access-{n}",
+                "refresh_token": f"1//bench-refresh-{n}",
+                "expires_in": 3599,
+                "token_type": "Bearer",
+                "scope": "openid email profile",
+            }
         if grant == "refresh_token":
             if not form.get("refresh_token"):
                 return 400, {"error": "invalid_request"}
-            return 200, {"access_token": f"ya29.bench-refreshed-{next_id('refresh')}", "expires_in": 3599,
-                         "token_type": "Bearer"}
+            return 200, {"access_token": f"ya29.bench-refreshed-{next_id('refresh')}", "expires_in": 3599, "token_type": "Bearer"}
         return 400, {"error": "unsupported_grant_type"}
 
     def userinfo(request: Request) -> Answer:
@@ -166,11 +171,14 @@ def provider_stub() -> StubServer:
     def revoke(request: Request) -> Answer:
         return (200, None) if request.form().get("token") else (400, {"error": "invalid_request"})
 
-    return StubServer("provider", {
-        ("POST", TOKEN_PATH): token,
-        ("GET", USERINFO_PATH): userinfo,
-        ("POST", REVOKE_PATH): revoke,
-    })
+    return StubServer(
+        "provider",
+        {
+            ("POST", TOKEN_PATH): token,
+            ("GET", USERINFO_PATH): userinfo,
+            ("POST", REVOKE_PATH): revoke,
+        },
+    )
 
 
 # -- Google's Calendar API --------------------------------------------------------------------------
@@ -180,9 +188,17 @@ def calendar_stub() -> StubServer:
     def events(request: Request) -> Answer:
         if not request.bearer():
             return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
-        return 200, {"items": [{"summary": "Standup", "status": "confirmed",
-                                "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"},
-                                "htmlLink": "https://calendar.google.com/event?eid=1"}]}
+        return 200, {
+            "items": [
+                {
+                    "summary": "Standup",
+                    "status": "confirmed",
+                    "start": {"dateTime": "2030-01-02T09:00:00Z"},
+                    "end": {"dateTime": "2030-01-02T09:15:00Z"},
+                    "htmlLink": "https://calendar.google.com/event?eid=1",
+                }
+            ]
+        }
 
     return StubServer("google-api", {("GET", EVENTS_PATH): events})
 
@@ -218,9 +234,12 @@ def mattermost_stub() -> StubServer:
             return 400, {"message": "bad request"}
         return 201, {"id": "postbenchbenchbenchbench01", "channel_id": body["channel_id"]}
 
-    return StubServer("mattermost", {
-        ("POST", OAUTH2_USER_PATH): store_user,
-        ("GET", OAUTH2_USER_PATH): read_user,
-        ("POST", "/api/v4/channels/direct"): direct_channel,
-        ("POST", "/api/v4/posts"): post,
-    })
+    return StubServer(
+        "mattermost",
+        {
+            ("POST", OAUTH2_USER_PATH): store_user,
+            ("GET", OAUTH2_USER_PATH): read_user,
+            ("POST", "/api/v4/channels/direct"): direct_channel,
+            ("POST", "/api/v4/posts"): post,
+        },
+    )

@@ -54,8 +54,13 @@ class Call:
 class Workload:
     def __init__(self, *, app_url: str, mattermost_url: str, secret: str = APP_SECRET) -> None:
         self.installed = InstalledApp(
-            app_id="google-oauth2", root_url=app_url, secret=secret, bot=BOT, bot_access_token=BOT_TOKEN,
-            site_url=mattermost_url, oauth2_app={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            app_id="google-oauth2",
+            root_url=app_url,
+            secret=secret,
+            bot=BOT,
+            bot_access_token=BOT_TOKEN,
+            site_url=mattermost_url,
+            oauth2_app={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
         )
         self.cipher = TokenCipher([derive_fernet_key(secret)])
 
@@ -65,12 +70,17 @@ class Workload:
         record = TokenRecord(f"ya29.bench-{tag}", f"1//bench-refresh-{tag}", expires_at, SCOPES, "Bearer", Identity(**IDENTITY))
         return self.cipher.seal(record)
 
-    def call(self, path: str, expand: dict[str, str], *, record: dict[str, Any] | None = None,
-             values: dict[str, Any] | None = None) -> Call:
+    def call(
+        self, path: str, expand: dict[str, str], *, record: dict[str, Any] | None = None, values: dict[str, Any] | None = None
+    ) -> Call:
         stored = json.dumps(record).encode() if record is not None else None
         body = build_call_request(
-            self.installed, {"path": path, "expand": expand}, acting_user=ALICE,
-            acting_user_access_token=ALICE_TOKEN, stored_oauth2_user=stored, values=values,
+            self.installed,
+            {"path": path, "expand": expand},
+            acting_user=ALICE,
+            acting_user_access_token=ALICE_TOKEN,
+            stored_oauth2_user=stored,
+            values=values,
         )
         return Call(path, json.dumps(body), call_headers(self.installed, body))
 

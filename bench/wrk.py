@@ -74,7 +74,10 @@ def run(url: str, script: Path, *, seconds: float, threads: int = 2, connections
         raise RuntimeError("wrk is not installed")
     proc = subprocess.run(
         [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", str(script), url],
-        capture_output=True, text=True, timeout=seconds + 30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=False,
     )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if proc.returncode != 0 or line is None:

@@ -51,8 +51,11 @@ def _command(label: str, description: str, path: str, expand: dict[str, str], hi
 def sub_commands(viewer: Viewer) -> list[Binding]:
     commands: list[Binding] = []
     if viewer.is_admin:
-        commands.append(_command("configure", "Register the Google OAuth2 client (system admins)",
-                                 paths.CONFIGURE_FORM, CONFIGURE_FORM_EXPAND))
+        commands.append(
+            _command(
+                "configure", "Register the Google OAuth2 client (system admins)", paths.CONFIGURE_FORM, CONFIGURE_FORM_EXPAND
+            )
+        )
     if not viewer.is_connected:
         commands.append(_command("connect", "Connect your Google account", paths.CONNECT, CONNECT_EXPAND))
     else:

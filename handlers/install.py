@@ -56,10 +56,7 @@ def ping(call: CallRequest, services: Services) -> CallResponse:
 
 
 def on_install(call: CallRequest, services: Services) -> CallResponse:
-    return ok(
-        "Next: run `/google configure` to register your Google OAuth2 client; "
-        "then each user runs `/google connect`."
-    )
+    return ok("Next: run `/google configure` to register your Google OAuth2 client; then each user runs `/google connect`.")
 
 
 def register(router: CallRouter) -> None:

@@ -78,13 +78,10 @@ class AppsClient:
         if not context.acting_user_access_token:
             log.warning("no acting_user_access_token in the call: check the call's expand")
             raise MissingToken("acting_user_access_token")
-        return cls(site_url or context.mattermost_site_url, context.acting_user_access_token,
-                   session=session, timeout=timeout)
+        return cls(site_url or context.mattermost_site_url, context.acting_user_access_token, session=session, timeout=timeout)
 
     @classmethod
-    def as_bot(
-        cls, context: Context, *, session: requests.Session, timeout: float, site_url: str | None = None
-    ) -> AppsClient:
+    def as_bot(cls, context: Context, *, session: requests.Session, timeout: float, site_url: str | None = None) -> AppsClient:
         if not context.bot_access_token:
             log.warning("no bot_access_token in the call: the app needs the act_as_bot permission")
             raise MissingToken("bot_access_token")
@@ -129,15 +126,15 @@ class AppsClient:
     def send_direct_message(self, bot_user_id: str, user_id: str, message: str) -> str:
         """Post `message` in the DM channel between the token's owner (the bot) and `user_id`; returns the post id."""
         channel = _json_or_none(
-            self._request("open a direct message channel", "POST", "/api/v4/channels/direct",
-                          body=[bot_user_id, user_id]),
+            self._request("open a direct message channel", "POST", "/api/v4/channels/direct", body=[bot_user_id, user_id]),
             "open a direct message channel",
         )
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
             raise MattermostError("open a direct message channel", 200, "the answer has no channel id")
         post = _json_or_none(
-            self._request("post a direct message", "POST", "/api/v4/posts",
-                          body={"channel_id": channel["id"], "message": message}),
+            self._request(
+                "post a direct message", "POST", "/api/v4/posts", body={"channel_id": channel["id"], "message": message}
+            ),
             "post a direct message",
         )
         return post.get("id", "") if isinstance(post, dict) else ""
@@ -150,13 +147,13 @@ class AppsClient:
         if method in ("POST", "PUT"):
             data = json.dumps(body, separators=(",", ":")).encode()
             if path.startswith(APPS_API_PATH) and len(data) > MAX_STORED_BYTES:
-                log.warning("Mattermost %s %s not sent: %d bytes, over the %d-byte limit", method, path, len(data),
-                            MAX_STORED_BYTES)
+                log.warning(
+                    "Mattermost %s %s not sent: %d bytes, over the %d-byte limit", method, path, len(data), MAX_STORED_BYTES
+                )
                 raise PayloadTooLarge(operation, len(data))
             headers["Content-Type"] = "application/json"
         try:
-            response = self._session.request(method, self.site_url + path, data=data, headers=headers,
-                                             timeout=self._timeout)
+            response = self._session.request(method, self.site_url + path, data=data, headers=headers, timeout=self._timeout)
         except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a token headers cannot carry
             log.warning("Mattermost %s %s failed: %s", method, path, type(exc).__name__)
             raise MattermostError(operation, 0, type(exc).__name__) from None

@@ -40,9 +40,7 @@ class CallRouter:
 
         return register
 
-    def install(
-        self, app: Flask, *, jwt_secret: str | None, services: Any, max_body: int = MAX_CALL_BYTES
-    ) -> None:
+    def install(self, app: Flask, *, jwt_secret: str | None, services: Any, max_body: int = MAX_CALL_BYTES) -> None:
         """Register every handler as `POST <path>`. `jwt_secret=None` turns the JWT check off (never in production)."""
         # One byte over the limit: werkzeug stops reading a chunked body (no Content-Length) at MAX_CONTENT_LENGTH
         # without an error, so a body that reads as longer than `max_body` is how an oversized stream shows.

@@ -41,7 +41,7 @@ def verify_call_jwt(header_value: str | None, secret: str, *, leeway: int = 10) 
         raise JWTRejected(f"The call has no {HEADER} header: {_SECRET_HINT}, and that the manifest sets use_jwt.")
     scheme, _, token = header_value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise JWTRejected(f"The {HEADER} header must be \"Bearer <jwt>\".")
+        raise JWTRejected(f'The {HEADER} header must be "Bearer <jwt>".')
     claims = _plugin_shaped_claims(token.strip(), secret, leeway)
     if claims is not None:
         return claims
@@ -116,8 +116,12 @@ def _is_plugin_header(segment: str) -> bool:
         header = json.loads(raw)
     except (ValueError, RecursionError):
         return False
-    return (isinstance(header, dict) and not header.keys() - _PLUGIN_HEADER_KEYS and header.get("alg") == ALGORITHM
-            and header.get("typ", "JWT") == "JWT")
+    return (
+        isinstance(header, dict)
+        and not header.keys() - _PLUGIN_HEADER_KEYS
+        and header.get("alg") == ALGORITHM
+        and header.get("typ", "JWT") == "JWT"
+    )
 
 
 def _plugin_shaped_claims(token: str, secret: str, leeway: float) -> dict[str, Any] | None:

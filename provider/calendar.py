@@ -31,9 +31,7 @@ class GoogleCalendar:
         self._provider = provider
         self._api_url = api_url.rstrip("/")
 
-    def upcoming_events(
-        self, access_token: str, *, now: datetime, time_zone: str | None, limit: int = 5
-    ) -> list[CalendarEvent]:
+    def upcoming_events(self, access_token: str, *, now: datetime, time_zone: str | None, limit: int = 5) -> list[CalendarEvent]:
         params: dict[str, Any] = {
             "singleEvents": "true",
             "orderBy": "startTime",

@@ -100,8 +100,13 @@ class OAuth2Provider:
             pairs.append("scope=" + _quote_same(" ".join(self.scopes)))
         if state:
             pairs.append("state=" + quote_plus(state))
-        pairs += ["code_challenge=" + quote_plus(code_challenge), "code_challenge_method=S256",
-                  "access_type=offline", "prompt=consent", "include_granted_scopes=true"]
+        pairs += [
+            "code_challenge=" + quote_plus(code_challenge),
+            "code_challenge_method=S256",
+            "access_type=offline",
+            "prompt=consent",
+            "include_granted_scopes=true",
+        ]
         return urlunparse((scheme, netloc, path, params, "&".join(pairs), fragment))
 
     def exchange_code(
@@ -167,9 +172,7 @@ class OAuth2Provider:
             name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
         )
 
-    def get_json(
-        self, url: str, access_token: str, *, operation: str, params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def get_json(self, url: str, access_token: str, *, operation: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET a JSON object from an API with the user's access token."""
         try:
             response = self._session.get(

@@ -72,14 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     ports = parse_ports(argv)
     busy = [f"{name} {port}" for name, port in ports.items() if port_in_use(port)]
     if busy:
-        print(f"demo: port(s) already in use: {', '.join(busy)}. Choose others, e.g. DEMO_APP_PORT=8081 make demo.",
-              file=sys.stderr)
+        print(
+            f"demo: port(s) already in use: {', '.join(busy)}. Choose others, e.g. DEMO_APP_PORT=8081 make demo.", file=sys.stderr
+        )
         return 1
     stack: Stack | None = None
     try:
-        stack = start_stack(log_dir=LOG_DIR, app_secret=secrets.token_urlsafe(32),
-                            encryption_key=Fernet.generate_key().decode(), emulator_port=ports["emulator"],
-                            provider_port=ports["provider"], calendar_port=ports["calendar"], app_port=ports["app"])
+        stack = start_stack(
+            log_dir=LOG_DIR,
+            app_secret=secrets.token_urlsafe(32),
+            encryption_key=Fernet.generate_key().decode(),
+            emulator_port=ports["emulator"],
+            provider_port=ports["provider"],
+            calendar_port=ports["calendar"],
+            app_port=ports["app"],
+        )
         stack.install()
         answer = stack.configure()
         if answer.get("type") != "ok":

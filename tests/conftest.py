@@ -27,10 +27,8 @@ REVOKE_URL = "https://oauth2.test/revoke"
 USERINFO_URL = "https://openidconnect.test/v1/userinfo"
 CALENDAR_API = "https://www.googleapis.test/calendar/v3"
 
-ADMIN = User(id="adm1nadm1nadm1nadm1nadm1na", username="sysadmin", roles="system_admin system_user",
-             email="admin@example.com")
-ALICE = User(id="a1icea1icea1icea1icea1icea", username="alice", email="alice@example.com",
-             first_name="Alice")
+ADMIN = User(id="adm1nadm1nadm1nadm1nadm1na", username="sysadmin", roles="system_admin system_user", email="admin@example.com")
+ALICE = User(id="a1icea1icea1icea1icea1icea", username="alice", email="alice@example.com", first_name="Alice")
 BOT = User(id="b0tb0tb0tb0tb0tb0tb0tb0tb0b"[:26], username="google-oauth2", is_bot=True)
 ADMIN_TOKEN = "admintoken000000000000000a"
 ALICE_TOKEN = "alicetoken000000000000000a"
@@ -86,13 +84,23 @@ class FakePlugin:
     tokens: dict[str, str] = field(default_factory=lambda: {ADMIN.id: ADMIN_TOKEN, ALICE.id: ALICE_TOKEN})
     stored: dict[str, bytes] = field(default_factory=dict)
 
-    def request(self, path: str, expand: dict[str, str] | None = None, *, user: User | None = ALICE,
-                values: dict[str, Any] | None = None, state: Any = None) -> dict[str, Any]:
+    def request(
+        self,
+        path: str,
+        expand: dict[str, str] | None = None,
+        *,
+        user: User | None = ALICE,
+        values: dict[str, Any] | None = None,
+        state: Any = None,
+    ) -> dict[str, Any]:
         call = {"path": path, "expand": expand or {}, "state": state}
         return build_call_request(
-            self.installed, call, acting_user=user,
+            self.installed,
+            call,
+            acting_user=user,
             acting_user_access_token=self.tokens.get(user.id, "") if user else "",
-            stored_oauth2_user=self.stored.get(user.id) if user else None, values=values,
+            stored_oauth2_user=self.stored.get(user.id) if user else None,
+            values=values,
         )
 
     def call(self, path: str, expand: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -112,8 +120,14 @@ class FakePlugin:
 
 @pytest.fixture
 def installed() -> InstalledApp:
-    return InstalledApp(app_id="google-oauth2", root_url="http://app.test:8080", secret=APP_SECRET, bot=BOT,
-                        bot_access_token=BOT_TOKEN, site_url=SITE_URL)
+    return InstalledApp(
+        app_id="google-oauth2",
+        root_url="http://app.test:8080",
+        secret=APP_SECRET,
+        bot=BOT,
+        bot_access_token=BOT_TOKEN,
+        site_url=SITE_URL,
+    )
 
 
 @pytest.fixture

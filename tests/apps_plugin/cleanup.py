@@ -79,8 +79,7 @@ def clean_form(form: Any, site_url: str, app_id: str) -> dict[str, Any] | None:
         if field_type == "static_select":
             options, seen = [], set()
             for option in field.get("options") or []:
-                if isinstance(option, dict) and option.get("label") and option.get("value") \
-                        and option["value"] not in seen:
+                if isinstance(option, dict) and option.get("label") and option.get("value") and option["value"] not in seen:
                     seen.add(option["value"])
                     options.append(option)
             if not options:

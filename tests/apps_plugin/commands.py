@@ -36,15 +36,21 @@ def _flags(words: list[str]) -> dict[str, Any]:
     return values
 
 
-def submit(plugin: Plugin, user: User, call: dict[str, Any], values: dict[str, Any] | None = None,
-           raw_command: str | None = None) -> dict[str, Any]:
+def submit(
+    plugin: Plugin, user: User, call: dict[str, Any], values: dict[str, Any] | None = None, raw_command: str | None = None
+) -> dict[str, Any]:
     """Submit a call as the webapp does (`POST /api/v1/call`)."""
     try:
         app_id = plugin.app().app_id
     except CallFailed as exc:
         return _error(str(exc))
-    request: dict[str, Any] = {"path": call.get("path"), "expand": call.get("expand"), "state": call.get("state"),
-                               "values": values or {}, "context": {"app_id": app_id}}
+    request: dict[str, Any] = {
+        "path": call.get("path"),
+        "expand": call.get("expand"),
+        "state": call.get("state"),
+        "values": values or {},
+        "context": {"app_id": app_id},
+    }
     if raw_command:
         request["raw_command"] = raw_command
     return plugin.user_agent_call(user, request)

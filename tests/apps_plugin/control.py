@@ -91,8 +91,11 @@ def control_api(plugin: Plugin) -> Blueprint:
             return bad_request("unknown username")
         with store.lock:
             channels = {cid for cid, members in store.channels.items() if user.id in members}
-            found = [{"user_id": p["user_id"], "channel_id": p["channel_id"], "message": p["message"]}
-                     for p in store.posts if p["channel_id"] in channels and p["user_id"] != user.id]
+            found = [
+                {"user_id": p["user_id"], "channel_id": p["channel_id"], "message": p["message"]}
+                for p in store.posts
+                if p["channel_id"] in channels and p["user_id"] != user.id
+            ]
         return jsonify(found)
 
     @control.get("/log")

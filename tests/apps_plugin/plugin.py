@@ -95,8 +95,9 @@ def with_default(call: Any, default_path: str, default_expand: dict[str, str] | 
 def go_type_name(value: Any) -> str:
     if value is None:
         return "<nil>"
-    return {bool: "bool", int: "float64", float: "float64", dict: "map[string]interface {}",
-            list: "[]interface {}"}.get(type(value), type(value).__name__)
+    return {bool: "bool", int: "float64", float: "float64", dict: "map[string]interface {}", list: "[]interface {}"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class Plugin:
@@ -182,8 +183,9 @@ class Plugin:
         installed = record.installed(self.site_url, "")
         url = clean_url(record.root_url + "/ping")
         try:
-            response = self.http.post(url, data=json.dumps(request), headers=call_headers(installed, request),
-                                      timeout=PING_TIMEOUT)
+            response = self.http.post(
+                url, data=json.dumps(request), headers=call_headers(installed, request), timeout=PING_TIMEOUT
+            )
         except requests.RequestException as exc:
             self.store.log_app_call("/ping", 0, None)
             raise InstallFailed(f"failed to install, /ping failed: {exc}") from None
@@ -218,8 +220,14 @@ class Plugin:
                 raise CallFailed("no app is installed")
             return self.store.app
 
-    def call_app(self, call: dict[str, Any], *, acting_user: User | None, values: dict[str, Any] | None = None,
-                 raw_command: str | None = None) -> dict[str, Any]:
+    def call_app(
+        self,
+        call: dict[str, Any],
+        *,
+        acting_user: User | None,
+        values: dict[str, Any] | None = None,
+        raw_command: str | None = None,
+    ) -> dict[str, Any]:
         """POST the call to the app; the CallResponse with an empty type read as `ok`; CallFailed otherwise."""
         record = self.app()
         expand = call.get("expand") or {}
@@ -231,17 +239,25 @@ class Plugin:
             stored = self.store.oauth2_users.get((record.app_id, acting_user.id)) if acting_user else None
         installed = record.installed(self.site_url, bot_token)
         try:
-            request = build_call_request(installed, call, acting_user=acting_user, acting_user_access_token=user_token,
-                                         stored_oauth2_user=stored, values=values, raw_command=raw_command,
-                                         developer_mode=self.developer_mode)
+            request = build_call_request(
+                installed,
+                call,
+                acting_user=acting_user,
+                acting_user_access_token=user_token,
+                stored_oauth2_user=stored,
+                values=values,
+                raw_command=raw_command,
+                developer_mode=self.developer_mode,
+            )
         except ExpandError as exc:
             raise CallFailed(str(exc)) from None
 
         path = call["path"]
         url = clean_url(record.root_url + "/" + path)
         try:
-            response = self.http.post(url, data=json.dumps(request), headers=call_headers(installed, request),
-                                      timeout=CALL_TIMEOUT)
+            response = self.http.post(
+                url, data=json.dumps(request), headers=call_headers(installed, request), timeout=CALL_TIMEOUT
+            )
         except requests.RequestException as exc:
             self.store.log_app_call(path, 0, None)
             raise CallFailed(f"{url}: {type(exc).__name__}") from None
@@ -288,8 +304,9 @@ class Plugin:
             if path in self.forbidden_paths(record):
                 raise CallFailed(f"{path}: forbidden call path")
             call = {"path": path, "expand": request.get("expand"), "state": request.get("state")}
-            response = self.call_app(call, acting_user=user, values=request.get("values") or None,
-                                     raw_command=request.get("raw_command"))
+            response = self.call_app(
+                call, acting_user=user, values=request.get("values") or None, raw_command=request.get("raw_command")
+            )
         except CallFailed as exc:
             return {"type": "error", "text": str(exc)}
         if response["type"] == "form":
@@ -308,8 +325,9 @@ class Plugin:
         response = self.call_app(call, acting_user=user)
         if response.get("type") != "ok":
             return []
-        return clean_bindings(response.get("data"), app_id=record.app_id, granted_locations=record.locations,
-                              site_url=self.site_url)
+        return clean_bindings(
+            response.get("data"), app_id=record.app_id, granted_locations=record.locations, site_url=self.site_url
+        )
 
     # -- remote OAuth2 (§4) -----------------------------------------------------------------------------
 
@@ -332,8 +350,9 @@ class Plugin:
         response = self._oauth2_call(call, user, {"state": state})
         data = response.get("data")
         if not isinstance(data, str):
-            raise HTTPError(500, f"oauth2: unexpected data type from the app: {go_type_name(data)}, "
-                                 "expected string (connect URL)")
+            raise HTTPError(
+                500, f"oauth2: unexpected data type from the app: {go_type_name(data)}, expected string (connect URL)"
+            )
         return data
 
     def oauth2_complete(self, app_id: str, user: User | None, values: dict[str, str]) -> None:

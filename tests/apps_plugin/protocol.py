@@ -23,8 +23,21 @@ DEFAULT_CONNECT_EXPAND = {"acting_user": "summary", "acting_user_access_token": 
 DEFAULT_COMPLETE_EXPAND = {**DEFAULT_CONNECT_EXPAND, "oauth2_user": "all"}
 
 # model.User keys that have no omitempty and so always appear (§2.5).
-_USER_ALWAYS = ("id", "delete_at", "username", "auth_service", "email", "nickname", "first_name", "last_name",
-                "position", "roles", "locale", "timezone", "disable_welcome_email")
+_USER_ALWAYS = (
+    "id",
+    "delete_at",
+    "username",
+    "auth_service",
+    "email",
+    "nickname",
+    "first_name",
+    "last_name",
+    "position",
+    "roles",
+    "locale",
+    "timezone",
+    "disable_welcome_email",
+)
 
 
 class ExpandError(Exception):
@@ -52,10 +65,21 @@ class User:
     def model(self) -> dict[str, Any]:
         """The sanitized full user (expand level `all`)."""
         data: dict[str, Any] = {
-            "id": self.id, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
-            "username": self.username, "auth_data": "", "auth_service": "", "email": self.email,
-            "nickname": "", "first_name": self.first_name, "last_name": self.last_name, "position": "",
-            "roles": self.roles, "locale": self.locale, "timezone": dict(self.timezone),
+            "id": self.id,
+            "create_at": 1700000000000,
+            "update_at": 1700000000000,
+            "delete_at": 0,
+            "username": self.username,
+            "auth_data": "",
+            "auth_service": "",
+            "email": self.email,
+            "nickname": "",
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "position": "",
+            "roles": self.roles,
+            "locale": self.locale,
+            "timezone": dict(self.timezone),
             "disable_welcome_email": False,
         }
         if self.is_bot:
@@ -73,9 +97,21 @@ def strip_user(user: User, level: str) -> dict[str, Any] | None:
         return {k: v for k, v in full.items() if k in keep}
     if level == "id":
         # Go serialises `&model.User{Id: id}`: the keys without omitempty appear with zero values.
-        return {"id": user.id, "delete_at": 0, "username": "", "auth_service": "", "email": "", "nickname": "",
-                "first_name": "", "last_name": "", "position": "", "roles": "", "locale": "", "timezone": None,
-                "disable_welcome_email": False}
+        return {
+            "id": user.id,
+            "delete_at": 0,
+            "username": "",
+            "auth_service": "",
+            "email": "",
+            "nickname": "",
+            "first_name": "",
+            "last_name": "",
+            "position": "",
+            "roles": "",
+            "locale": "",
+            "timezone": None,
+            "disable_welcome_email": False,
+        }
     return None
 
 
@@ -148,8 +184,12 @@ def build_call_request(
         ok = True
         if key == "app":
             if level in ("summary", "all"):
-                context["app"] = {"app_id": app.app_id, "version": app.version, "bot_user_id": app.bot.id,
-                                  "bot_username": app.bot.username}
+                context["app"] = {
+                    "app_id": app.app_id,
+                    "version": app.version,
+                    "bot_user_id": app.bot.id,
+                    "bot_username": app.bot.username,
+                }
                 if level == "all":
                     context["app"]["deploy_type"] = "http"
         elif key == "acting_user":
@@ -221,5 +261,7 @@ def call_headers(app: InstalledApp, request: dict[str, Any]) -> dict[str, str]:
 
 def ping_request() -> dict[str, Any]:
     """`/ping` at install is sent without expand (§2.6)."""
-    return {"path": "/ping", "context": {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "",
-                                         "oauth2": {}}}
+    return {
+        "path": "/ping",
+        "context": {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "", "oauth2": {}},
+    }

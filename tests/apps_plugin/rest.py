@@ -118,11 +118,18 @@ def plugin_api(plugin: Plugin) -> Blueprint:
         except ValueError as exc:
             raise HTTPError(400, f"OAuth2App is not valid JSON: {exc}: invalid input") from None
         if not isinstance(record, dict):
-            raise HTTPError(400, "OAuth2App is not valid JSON: json: cannot unmarshal "
-                                 f"{type(record).__name__} into Go value of type apps.OAuth2App: invalid input")
+            raise HTTPError(
+                400,
+                "OAuth2App is not valid JSON: json: cannot unmarshal "
+                f"{type(record).__name__} into Go value of type apps.OAuth2App: invalid input",
+            )
         require_remote_oauth2(app_id)
-        replaced = {"remote_root_url": record.get("remote_root_url") or "", "client_id": record.get("client_id") or "",
-                    "client_secret": record.get("client_secret") or "", "data": record.get("data")}
+        replaced = {
+            "remote_root_url": record.get("remote_root_url") or "",
+            "client_id": record.get("client_id") or "",
+            "client_secret": record.get("client_secret") or "",
+            "data": record.get("data"),
+        }
         with store.lock:
             if store.app is not None:
                 store.app.remote_oauth2 = replaced
@@ -218,11 +225,13 @@ def mattermost_api(plugin: Plugin) -> Blueprint:
     def authenticate() -> Response | None:
         session, user = current_session(plugin)
         g.session, g.user = session, user
-        g.caller = "none" if session is None else ("session" if not session.app_id else
-                                                   ("bot" if user is not None and user.is_bot else "user"))
+        g.caller = (
+            "none"
+            if session is None
+            else ("session" if not session.app_id else ("bot" if user is not None and user.is_bot else "user"))
+        )
         if user is None:
-            return _app_error(401, "api.context.session_expired.app_error",
-                              "Invalid or expired session, please login again.")
+            return _app_error(401, "api.context.session_expired.app_error", "Invalid or expired session, please login again.")
         return None
 
     @api.after_request
@@ -246,35 +255,54 @@ def mattermost_api(plugin: Plugin) -> Blueprint:
             return _app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.")
         with store.lock:
             if not all(i in store.users for i in ids):
-                return _app_error(400, "api.context.invalid_body_param.app_error",
-                                  "Invalid or missing user_ids in request body.")
+                return _app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.")
             if g.user.id not in ids and not g.user.is_admin:
-                return _app_error(403, "api.context.permissions.app_error",
-                                  "You do not have the appropriate permissions.")
+                return _app_error(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
             channel_id = direct_channel_id(*ids)
             store.channels[channel_id] = (ids[0], ids[1])
         now = int(time.time() * 1000)
-        return Response(json.dumps({"id": channel_id, "create_at": now, "update_at": now, "delete_at": 0, "team_id": "",
-                                    "type": "D", "display_name": "", "name": "__".join(sorted(ids))}),
-                        status=201, mimetype="application/json")
+        return Response(
+            json.dumps(
+                {
+                    "id": channel_id,
+                    "create_at": now,
+                    "update_at": now,
+                    "delete_at": 0,
+                    "team_id": "",
+                    "type": "D",
+                    "display_name": "",
+                    "name": "__".join(sorted(ids)),
+                }
+            ),
+            status=201,
+            mimetype="application/json",
+        )
 
     @api.post("/posts")
     def create_post() -> Response:
         body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("channel_id"), str) \
-                or not isinstance(body.get("message", ""), str):
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("channel_id"), str)
+            or not isinstance(body.get("message", ""), str)
+        ):
             return _app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing post in request body.")
         with store.lock:
             members = store.channels.get(body["channel_id"])
             if members is None:
                 return _app_error(404, "app.channel.get.existing.app_error", "Unable to find the existing channel.")
             if g.user.id not in members:
-                return _app_error(403, "api.context.permissions.app_error",
-                                  "You do not have the appropriate permissions.")
+                return _app_error(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
             now = int(time.time() * 1000)
-            post = {"id": new_id(), "create_at": now, "update_at": now, "user_id": g.user.id,
-                    "channel_id": body["channel_id"], "message": body.get("message", ""),
-                    "props": body.get("props") or {}}
+            post = {
+                "id": new_id(),
+                "create_at": now,
+                "update_at": now,
+                "user_id": g.user.id,
+                "channel_id": body["channel_id"],
+                "message": body.get("message", ""),
+                "props": body.get("props") or {},
+            }
             store.posts.append(post)
         return Response(json.dumps(post), status=201, mimetype="application/json")
 

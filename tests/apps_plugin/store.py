@@ -19,8 +19,14 @@ STATE_TTL = 15 * 60  # OAuth2 state (§4)
 PRUNE_EVERY = 5.0  # seconds between sweeps of expired app sessions (each call mints one or two)
 
 SEEDED_USERS = (
-    User(id="sysadmin00000000000000000a", username="sysadmin", roles="system_admin system_user",
-         email="sysadmin@example.com", first_name="Sys", last_name="Admin"),
+    User(
+        id="sysadmin00000000000000000a",
+        username="sysadmin",
+        roles="system_admin system_user",
+        email="sysadmin@example.com",
+        first_name="Sys",
+        last_name="Admin",
+    ),
     User(id="alice000000000000000000000", username="alice", email="alice@example.com", first_name="Alice"),
     User(id="bob00000000000000000000000", username="bob", email="bob@example.com", first_name="Bob"),
 )
@@ -83,10 +89,18 @@ class AppRecord:
         return tuple(self.manifest.get("requested_locations") or ())
 
     def installed(self, site_url: str, bot_access_token: str) -> InstalledApp:
-        return InstalledApp(app_id=self.app_id, root_url=self.root_url, secret=self.secret, bot=self.bot,
-                            bot_access_token=bot_access_token, site_url=site_url, permissions=self.permissions,
-                            use_jwt=self.use_jwt, oauth2_app=dict(self.remote_oauth2),
-                            version=str(self.manifest.get("version") or ""))
+        return InstalledApp(
+            app_id=self.app_id,
+            root_url=self.root_url,
+            secret=self.secret,
+            bot=self.bot,
+            bot_access_token=bot_access_token,
+            site_url=site_url,
+            permissions=self.permissions,
+            use_jwt=self.use_jwt,
+            oauth2_app=dict(self.remote_oauth2),
+            version=str(self.manifest.get("version") or ""),
+        )
 
 
 class Store:

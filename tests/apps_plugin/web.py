@@ -88,7 +88,7 @@ def render_form(form: dict[str, Any], error: str = "") -> str:
         value = field.get("value")
         required = " required" if field.get("is_required") else ""
         description = field.get("description")
-        hint = f'<small>{render_markdown(str(description))}</small>' if description else ""
+        hint = f"<small>{render_markdown(str(description))}</small>" if description else ""
         kind = field.get("type", "text")
         if kind == "markdown":
             rows.append(f'<div class="markdown">{render_markdown(str(description or value or ""))}</div>')
@@ -100,24 +100,33 @@ def render_form(form: dict[str, Any], error: str = "") -> str:
             selected = value.get("value") if isinstance(value, dict) else value
             options = "".join(
                 f'<option value="{html.escape(str(o["value"]))}"{" selected" if o["value"] == selected else ""}>'
-                f'{html.escape(str(o["label"]))}</option>' for o in field.get("options", [])
+                f"{html.escape(str(o['label']))}</option>"
+                for o in field.get("options", [])
             )
-            rows.append(f'<label for="f-{name}">{label}</label><select id="f-{name}" name="{name}"{required}>'
-                        f'<option value=""></option>{options}</select>{hint}')
+            rows.append(
+                f'<label for="f-{name}">{label}</label><select id="f-{name}" name="{name}"{required}>'
+                f'<option value=""></option>{options}</select>{hint}'
+            )
         elif field.get("subtype") == "textarea":
-            rows.append(f'<label for="f-{name}">{label}</label><textarea id="f-{name}" name="{name}"{required}>'
-                        f'{html.escape(str(value or ""))}</textarea>{hint}')
+            rows.append(
+                f'<label for="f-{name}">{label}</label><textarea id="f-{name}" name="{name}"{required}>'
+                f"{html.escape(str(value or ''))}</textarea>{hint}"
+            )
         else:
             input_type = "password" if field.get("subtype") == "password" else "text"
             shown = "" if input_type == "password" else html.escape(str(value or ""))
-            rows.append(f'<label for="f-{name}">{label}</label><input id="f-{name}" type="{input_type}" name="{name}" '
-                        f'value="{shown}"{required}>{hint}')
+            rows.append(
+                f'<label for="f-{name}">{label}</label><input id="f-{name}" type="{input_type}" name="{name}" '
+                f'value="{shown}"{required}>{hint}'
+            )
     title = html.escape(str(form.get("title") or "Form"))
     header = f'<div class="header">{render_markdown(str(form["header"]))}</div>' if form.get("header") else ""
     problem = f'<div class="error">{html.escape(error)}</div>' if error else ""
-    return (f'<form id="app-form" method="post" action="/form"><h2>{title}</h2>{header}{problem}'
-            f'<input type="hidden" name="__form" value="{html.escape(json.dumps(form))}">'
-            f'{"".join(rows)}<p><button type="submit">Submit</button></p></form>')
+    return (
+        f'<form id="app-form" method="post" action="/form"><h2>{title}</h2>{header}{problem}'
+        f'<input type="hidden" name="__form" value="{html.escape(json.dumps(form))}">'
+        f'{"".join(rows)}<p><button type="submit">Submit</button></p></form>'
+    )
 
 
 def form_values(form: dict[str, Any], submitted: Any) -> tuple[dict[str, Any], str]:
@@ -166,7 +175,7 @@ def webapp(plugin: Plugin) -> Blueprint:
         body = (
             f'<header>Signed in as <strong id="username">{html.escape(user.username)}</strong> '
             '<form method="post" action="/logout" style="display:inline"><button type="submit">Log out</button></form>'
-            '</header>'
+            "</header>"
             '<form id="command-form" method="post" action="/">'
             f'<input type="text" name="command" size="50" value="{html.escape(command)}" placeholder="/google help" autofocus>'
             '<button type="submit">Send</button></form>'
@@ -176,12 +185,15 @@ def webapp(plugin: Plugin) -> Blueprint:
 
     def login_page(error: str = "") -> str:
         problem = f'<div class="error">{html.escape(error)}</div>' if error else ""
-        return page("Log in - Mattermost (emulated)", (
-            f'<h1>Mattermost (emulated)</h1>{problem}<form id="login-form" method="post" action="/login">'
-            '<label for="username">Username</label><input id="username" type="text" name="username" autofocus>'
-            '<label for="password">Password</label><input id="password" type="password" name="password">'
-            '<p><button type="submit">Log in</button></p></form>'
-        ))
+        return page(
+            "Log in - Mattermost (emulated)",
+            (
+                f'<h1>Mattermost (emulated)</h1>{problem}<form id="login-form" method="post" action="/login">'
+                '<label for="username">Username</label><input id="username" type="text" name="username" autofocus>'
+                '<label for="password">Password</label><input id="password" type="password" name="password">'
+                '<p><button type="submit">Log in</button></p></form>'
+            ),
+        )
 
     @web.get("/login")
     def login_form() -> str:
@@ -257,8 +269,14 @@ def oauth2_routes(plugin: Plugin) -> Blueprint:
             url = plugin.oauth2_connect(app_id, user)
         except HTTPError as error:
             return log(text_error(error))
-        return log(Response(f'<a href="{html.escape(url)}">Temporary Redirect</a>.\n', status=307,
-                            headers={"Location": url}, mimetype="text/html"))
+        return log(
+            Response(
+                f'<a href="{html.escape(url)}">Temporary Redirect</a>.\n',
+                status=307,
+                headers={"Location": url},
+                mimetype="text/html",
+            )
+        )
 
     @routes.get("/oauth2/remote/complete")
     def complete(app_id: str) -> Response:
@@ -277,7 +295,10 @@ def oauth2_routes(plugin: Plugin) -> Blueprint:
         if record is None or record.app_id != app_id:
             return text_error(HTTPError(404, f"app {app_id} is not installed: not found"))
         upstream = plugin.http.get(record.root_url.rstrip("/") + "/static/" + name, timeout=10)
-        return Response(upstream.content, status=upstream.status_code,
-                        content_type=upstream.headers.get("Content-Type", "application/octet-stream"))
+        return Response(
+            upstream.content,
+            status=upstream.status_code,
+            content_type=upstream.headers.get("Content-Type", "application/octet-stream"),
+        )
 
     return routes

@@ -74,9 +74,12 @@ class ForwardingProxy:
         body = request.get_data()
         base = self.upstream(request, body)
         answer = self._http.request(
-            request.method, base + request.full_path.rstrip("?"), data=body,
+            request.method,
+            base + request.full_path.rstrip("?"),
+            data=body,
             headers={k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP},
-            allow_redirects=False, timeout=30,
+            allow_redirects=False,
+            timeout=30,
         )
         headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP]
         return Response(answer.content, status=answer.status_code, headers=headers)(environ, start_response)
@@ -114,8 +117,10 @@ def require_node() -> str:
 
 def require_chromium() -> Path:
     if not CHROMIUM.exists():
-        raise StackError("Chromium is missing at /usr/bin/chromium: run `bash scripts/install-test-deps.sh` "
-                         "(or `apt-get install -y chromium`).")
+        raise StackError(
+            "Chromium is missing at /usr/bin/chromium: run `bash scripts/install-test-deps.sh` "
+            "(or `apt-get install -y chromium`)."
+        )
     return CHROMIUM
 
 
@@ -170,20 +175,42 @@ class ManagedProcess:
 RUNNING: list[ManagedProcess] = []
 
 
-def start_process(name: str, argv: list[str], *, url: str, log_dir: Path, env: Mapping[str, str] | None = None,
-                  cwd: Path = REPO_ROOT, stop_signal: int = signal.SIGTERM) -> ManagedProcess:
+def start_process(
+    name: str,
+    argv: list[str],
+    *,
+    url: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = REPO_ROOT,
+    stop_signal: int = signal.SIGTERM,
+) -> ManagedProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop each process in order
         # (gunicorn's master and worker both receiving SIGINT at once can leave the worker behind).
-        popen = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return ManagedProcess(name, popen, log_path, url, stop_signal)
 
 
-def start_provider(port: int, *, redirect_uris: list[str], log_dir: Path, name: str = "oidc-provider",
-                   access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL, rotate: bool = False) -> ManagedProcess:
+def start_provider(
+    port: int,
+    *,
+    redirect_uris: list[str],
+    log_dir: Path,
+    name: str = "oidc-provider",
+    access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL,
+    rotate: bool = False,
+) -> ManagedProcess:
     env = {
         "OP_PORT": str(port),
         "OP_CLIENT_ID": CLIENT_ID,
@@ -192,22 +219,39 @@ def start_provider(port: int, *, redirect_uris: list[str], log_dir: Path, name: 
         "OP_AT_TTL": str(access_token_ttl),
         "OP_ROTATE": "1" if rotate else "0",
     }
-    return start_process(name, [require_node(), "provider.mjs"], url=f"http://127.0.0.1:{port}", log_dir=log_dir,
-                         env=env, cwd=PROVIDER_DIR)
+    return start_process(
+        name, [require_node(), "provider.mjs"], url=f"http://127.0.0.1:{port}", log_dir=log_dir, env=env, cwd=PROVIDER_DIR
+    )
 
 
 def start_emulator(port: int, *, log_dir: Path, name: str = "emulator") -> ManagedProcess:
-    return start_process(name, [sys.executable, "-m", "tests.apps_plugin.emulator", "--host", "127.0.0.1", "--port", str(port)],
-                         url=f"http://127.0.0.1:{port}", log_dir=log_dir)
+    return start_process(
+        name,
+        [sys.executable, "-m", "tests.apps_plugin.emulator", "--host", "127.0.0.1", "--port", str(port)],
+        url=f"http://127.0.0.1:{port}",
+        log_dir=log_dir,
+    )
 
 
 def start_calendar_stub(port: int, *, userinfo_url: str, log_dir: Path, name: str = "calendar-stub") -> ManagedProcess:
-    return start_process(name, [sys.executable, "-m", "tests.e2e.calendar_stub", "--port", str(port),
-                                "--userinfo-url", userinfo_url], url=f"http://127.0.0.1:{port}", log_dir=log_dir)
+    return start_process(
+        name,
+        [sys.executable, "-m", "tests.e2e.calendar_stub", "--port", str(port), "--userinfo-url", userinfo_url],
+        url=f"http://127.0.0.1:{port}",
+        log_dir=log_dir,
+    )
 
 
-def app_env(*, port: int, root_url: str, app_secret: str, provider_url: str, calendar_url: str, encryption_key: str,
-            log_level: str = "INFO") -> dict[str, str]:
+def app_env(
+    *,
+    port: int,
+    root_url: str,
+    app_secret: str,
+    provider_url: str,
+    calendar_url: str,
+    encryption_key: str,
+    log_level: str = "INFO",
+) -> dict[str, str]:
     return {
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -226,9 +270,18 @@ def app_env(*, port: int, root_url: str, app_secret: str, provider_url: str, cal
 
 
 def start_app(port: int, *, env: Mapping[str, str], log_dir: Path, name: str = "app") -> ManagedProcess:
-    argv = [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-            # gunicorn's control socket defaults to one fixed path per user; several apps on one machine would clash.
-            "--no-control-socket"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "app:app",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        # gunicorn's control socket defaults to one fixed path per user; several apps on one machine would clash.
+        "--no-control-socket",
+    ]
     # SIGINT is gunicorn's quick shutdown; SIGTERM would wait for keep-alive connections to drain.
     return start_process(name, argv, url=f"http://127.0.0.1:{port}", log_dir=log_dir, env=env, stop_signal=signal.SIGINT)
 
@@ -335,16 +388,21 @@ class ProviderClient:
         _json(self.http.post(f"{self.url}/_test/log/clear", timeout=TIMEOUT), "clear provider log")
 
     def revoke(self, token: str) -> int:
-        response = self.http.post(f"{self.url}/token/revocation", data={"token": token},
-                                  auth=(self.client_id, self.client_secret), timeout=TIMEOUT)
+        response = self.http.post(
+            f"{self.url}/token/revocation", data={"token": token}, auth=(self.client_id, self.client_secret), timeout=TIMEOUT
+        )
         return response.status_code
 
     def userinfo_status(self, access_token: str) -> int:
         return self.http.get(f"{self.url}/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT).status_code
 
     def refresh(self, refresh_token: str) -> requests.Response:
-        return self.http.post(f"{self.url}/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                              auth=(self.client_id, self.client_secret), timeout=TIMEOUT)
+        return self.http.post(
+            f"{self.url}/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=(self.client_id, self.client_secret),
+            timeout=TIMEOUT,
+        )
 
 
 # -- the browserless user agent ----------------------------------------------------------------------
@@ -361,8 +419,9 @@ class UserAgent:
         self.username = username
         self.http = requests.Session()
         self.authorization_url = ""  # where the plugin's connect_url last sent this browser
-        response = self.http.post(f"{emulator_url}/login", data={"username": username, "password": "any"},
-                                  allow_redirects=False, timeout=TIMEOUT)
+        response = self.http.post(
+            f"{emulator_url}/login", data={"username": username, "password": "any"}, allow_redirects=False, timeout=TIMEOUT
+        )
         if response.status_code not in (302, 303) or "MMAUTHTOKEN" not in self.http.cookies:
             raise StackError(f"login as {username} failed: HTTP {response.status_code}: {response.text[:300]}")
 
@@ -390,8 +449,12 @@ class UserAgent:
             if page.status_code != 200 or match is None:
                 raise StackError(f"unexpected provider page {page.url}: HTTP {page.status_code}: {page.text[:300]}")
             if match.group(1) == "login":
-                answer = self.http.post(page.url, data={"prompt": "login", "login": provider_login, "password": "any"},
-                                        allow_redirects=False, timeout=TIMEOUT)
+                answer = self.http.post(
+                    page.url,
+                    data={"prompt": "login", "login": provider_login, "password": "any"},
+                    allow_redirects=False,
+                    timeout=TIMEOUT,
+                )
             elif cancel:
                 abort = _ABORT_LINK.search(page.text)
                 if abort is None:
@@ -451,29 +514,51 @@ class Stack:
         response = self.emulator.command(username, "/google configure")
         if response.get("type") != "form":
             raise StackError(f"/google configure did not answer a form: {response}")
-        return self.emulator.submit(username, response["form"]["submit"],
-                                    {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        return self.emulator.submit(
+            username, response["form"]["submit"], {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+        )
 
 
-def start_stack(*, log_dir: Path, app_secret: str, encryption_key: str, emulator_port: int, provider_port: int,
-                calendar_port: int, app_port: int, log_level: str = "INFO") -> Stack:
+def start_stack(
+    *,
+    log_dir: Path,
+    app_secret: str,
+    encryption_key: str,
+    emulator_port: int,
+    provider_port: int,
+    calendar_port: int,
+    app_port: int,
+    log_level: str = "INFO",
+) -> Stack:
     """Start the four processes in parallel and wait until each answers; stop them all if one fails."""
     site_url = f"http://127.0.0.1:{emulator_port}"
     provider_url = f"http://127.0.0.1:{provider_port}"
     calendar_url = f"http://127.0.0.1:{calendar_port}"
     app_url = f"http://127.0.0.1:{app_port}"
     processes: dict[str, ManagedProcess] = {}
-    stack = Stack(processes, EmulatorClient(site_url), ProviderClient(provider_url), app_url, calendar_url,
-                  app_secret, encryption_key)
+    stack = Stack(
+        processes, EmulatorClient(site_url), ProviderClient(provider_url), app_url, calendar_url, app_secret, encryption_key
+    )
     try:
         processes["oidc-provider"] = start_provider(provider_port, redirect_uris=[complete_url(site_url)], log_dir=log_dir)
         processes["emulator"] = start_emulator(emulator_port, log_dir=log_dir)
         processes["calendar-stub"] = start_calendar_stub(calendar_port, userinfo_url=f"{provider_url}/me", log_dir=log_dir)
-        env = app_env(port=app_port, root_url=app_url, app_secret=app_secret, provider_url=provider_url,
-                      calendar_url=calendar_url, encryption_key=encryption_key, log_level=log_level)
+        env = app_env(
+            port=app_port,
+            root_url=app_url,
+            app_secret=app_secret,
+            provider_url=provider_url,
+            calendar_url=calendar_url,
+            encryption_key=encryption_key,
+            log_level=log_level,
+        )
         processes["app"] = start_app(app_port, env=env, log_dir=log_dir)
-        for name, probe in (("oidc-provider", "/.well-known/openid-configuration"), ("emulator", "/login"),
-                            ("calendar-stub", "/"), ("app", "/manifest.json")):
+        for name, probe in (
+            ("oidc-provider", "/.well-known/openid-configuration"),
+            ("emulator", "/login"),
+            ("calendar-stub", "/"),
+            ("app", "/manifest.json"),
+        ):
             processes[name].wait_until_up(probe)
     except BaseException:
         stack.stop()

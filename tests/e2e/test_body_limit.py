@@ -26,18 +26,27 @@ def body_of(size: int) -> bytes:
 
 def chunks(data: bytes) -> Iterator[bytes]:
     for i in range(0, len(data), 8192):
-        yield data[i:i + 8192]
+        yield data[i : i + 8192]
 
 
-@pytest.mark.parametrize(("size", "chunked", "refused"), [
-    (LIMIT, False, False), (LIMIT + 1, False, True), (LIMIT, True, False), (LIMIT + 1, True, True), (4 * LIMIT, True, True),
-], ids=["at-limit", "over-limit", "chunked-at-limit", "chunked-over-limit", "chunked-far-over"])
+@pytest.mark.parametrize(
+    ("size", "chunked", "refused"),
+    [
+        (LIMIT, False, False),
+        (LIMIT + 1, False, True),
+        (LIMIT, True, False),
+        (LIMIT + 1, True, True),
+        (4 * LIMIT, True, True),
+    ],
+    ids=["at-limit", "over-limit", "chunked-at-limit", "chunked-over-limit", "chunked-far-over"],
+)
 def test_the_body_limit_under_gunicorn(stack: Stack, size: int, chunked: bool, refused: bool) -> None:
     data = body_of(size)
     assert len(data) == size
     headers = {"Content-Type": "application/json", "Mattermost-App-Authorization": "Bearer " + sign_jwt(stack.app_secret)}
-    response = requests.post(stack.app_url + "/commands/help", data=chunks(data) if chunked else data, headers=headers,
-                             timeout=10)
+    response = requests.post(
+        stack.app_url + "/commands/help", data=chunks(data) if chunked else data, headers=headers, timeout=10
+    )
     assert ("Transfer-Encoding" in response.request.headers) == chunked
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
     answer = response.json()

@@ -17,8 +17,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 README_IMAGE = REPO_ROOT / "docs" / "images" / "browser-flow.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 VIEWPORT = {"width": 1000, "height": 640}
 
 
@@ -96,8 +103,10 @@ def test_person_connects_and_gets_the_direct_message(configured: Stack, page: Pa
         README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         box = page.locator("body").bounding_box()
         assert box is not None
-        page.screenshot(path=str(README_IMAGE), clip={"x": box["x"] - 16, "y": 0, "width": box["width"] + 32,
-                                                       "height": box["y"] + box["height"] + 16})
+        page.screenshot(
+            path=str(README_IMAGE),
+            clip={"x": box["x"] - 16, "y": 0, "width": box["width"] + 32, "height": box["y"] + box["height"] + 16},
+        )
     assert configured.stored_record("alice") is not None
 
 
@@ -110,7 +119,6 @@ def test_person_cancels_at_the_provider_and_sees_why(configured: Stack, page: Pa
     page.click("text=[ Cancel ]")
 
     page.wait_for_url("**/oauth2/remote/complete?**error=access_denied**")
-    expect(page.locator("body")).to_contain_text(
-        "You did not allow access at Google, so your Google account was not connected.")
+    expect(page.locator("body")).to_contain_text("You did not allow access at Google, so your Google account was not connected.")
     shot(page, "06-cancelled-at-provider")
     assert configured.emulator.stored_oauth2_user("bob") is None

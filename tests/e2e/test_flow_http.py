@@ -48,8 +48,11 @@ def test_non_admin_configure_is_refused_and_stores_nothing(mattermost: Stack) ->
     emulator = mattermost.emulator
     # alice has no `configure` binding; a crafted submit reaches the app, which refuses it.
     assert emulator.command("alice", "/google configure")["type"] == "error"
-    answer = emulator.submit("alice", {"path": "/configure/submit", "expand": CONFIGURE_SUBMIT_EXPAND},
-                             {"client_id": "evil-client", "client_secret": "evil-secret"})
+    answer = emulator.submit(
+        "alice",
+        {"path": "/configure/submit", "expand": CONFIGURE_SUBMIT_EXPAND},
+        {"client_id": "evil-client", "client_secret": "evil-secret"},
+    )
 
     assert answer == {**answer, "type": "error", "text": ADMIN_ONLY}
     assert not emulator.oauth2_app().get("client_id")

@@ -69,10 +69,23 @@ def rotating(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     proxy = HoldingProxy(provider_url, REFRESH_HOLD_SECONDS)
     processes: list[ManagedProcess] = []
     try:
-        processes.append(start_provider(provider_port, redirect_uris=[complete_url(stack.emulator.site_url)],
-                                        log_dir=log_dir, name="oidc-provider-rotating", rotate=True))
-        env = app_env(port=app_port, root_url=app_url, app_secret=stack.app_secret, provider_url=provider_url,
-                      calendar_url=stack.calendar_url, encryption_key=stack.encryption_key)
+        processes.append(
+            start_provider(
+                provider_port,
+                redirect_uris=[complete_url(stack.emulator.site_url)],
+                log_dir=log_dir,
+                name="oidc-provider-rotating",
+                rotate=True,
+            )
+        )
+        env = app_env(
+            port=app_port,
+            root_url=app_url,
+            app_secret=stack.app_secret,
+            provider_url=provider_url,
+            calendar_url=stack.calendar_url,
+            encryption_key=stack.encryption_key,
+        )
         env["OAUTH2_TOKEN_URL"] = proxy.url + "/token"
         processes.append(start_app(app_port, env=env, log_dir=log_dir, name="app-rotating"))
         RUNNING.extend(processes)

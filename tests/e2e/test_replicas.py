@@ -28,7 +28,6 @@ from .harness import (
 pytestmark = pytest.mark.e2e
 
 
-
 class RoundRobinProxy(ForwardingProxy):
     """A load balancer: each request goes to the next replica; `served` records (path, replica)."""
 
@@ -54,8 +53,14 @@ def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         for name, port in ports.items():
             # The same settings for both, as two pods of one deployment: only the listening port differs.
-            env = app_env(port=port, root_url=proxy.url, app_secret=stack.app_secret, provider_url=stack.provider.url,
-                          calendar_url=stack.calendar_url, encryption_key=stack.encryption_key)
+            env = app_env(
+                port=port,
+                root_url=proxy.url,
+                app_secret=stack.app_secret,
+                provider_url=stack.provider.url,
+                calendar_url=stack.calendar_url,
+                encryption_key=stack.encryption_key,
+            )
             processes.append(start_app(port, env=env, log_dir=log_dir, name=f"replica-{name}"))
         RUNNING.extend(processes)
         for process in processes:

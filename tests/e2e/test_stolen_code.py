@@ -34,6 +34,10 @@ def test_a_stolen_code_cannot_be_exchanged_without_the_verifier(configured: Stac
 
     # The control: the code itself was good. Whoever holds APP_SECRET (the app) computes the verifier and it works.
     verifier = pkce.code_verifier(derive_key(configured.app_secret, "pkce"), state)
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": complete_url(emulator.site_url),
-            "code_verifier": verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": complete_url(emulator.site_url),
+        "code_verifier": verifier,
+    }
     assert requests.post(provider.url + "/token", data=data, auth=(CLIENT_ID, CLIENT_SECRET), timeout=10).status_code == 200

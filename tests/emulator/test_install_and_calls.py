@@ -29,14 +29,23 @@ def submit(emu: FlaskClient, username: str, call: dict[str, Any], values: dict[s
 
 
 def stub_bindings(*subs: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "ok", "data": [{"location": "/command", "bindings": [
-        {"location": "stub", "label": "stub", "icon": "icon.png", "bindings": list(subs)}]}]}
+    return {
+        "type": "ok",
+        "data": [
+            {
+                "location": "/command",
+                "bindings": [{"location": "stub", "label": "stub", "icon": "icon.png", "bindings": list(subs)}],
+            }
+        ],
+    }
 
 
 # -- install ----------------------------------------------------------------------------------------------
 
-def test_install_pings_fetches_the_icon_creates_the_bot_and_calls_on_install(emu: FlaskClient, stub: StubApp,
-                                                                              store: Store) -> None:
+
+def test_install_pings_fetches_the_icon_creates_the_bot_and_calls_on_install(
+    emu: FlaskClient, stub: StubApp, store: Store
+) -> None:
     stub.manifest_overrides["on_install"] = {"path": "/installed", "expand": {"acting_user": "summary"}}
     stub.responses["/installed"] = {"type": "ok", "text": "Now run /stub configure."}
     result = install(emu, stub)
@@ -57,8 +66,10 @@ def test_install_without_on_install_checks_the_bindings_once(emu: FlaskClient, s
 def test_ping_is_sent_without_expand_but_with_a_jwt(emu: FlaskClient, stub: StubApp) -> None:
     install(emu, stub)
     ping = stub.last("/ping")
-    assert ping["body"] == {"path": "/ping", "context": {"app_id": "", "mattermost_site_url": "", "app_path": "",
-                                                         "bot_user_id": "", "oauth2": {}}}
+    assert ping["body"] == {
+        "path": "/ping",
+        "context": {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "", "oauth2": {}},
+    }
     assert set(ping["claims"]) == {"exp"}
 
 
@@ -68,10 +79,13 @@ def test_install_succeeds_when_ping_is_404(emu: FlaskClient, stub: StubApp, stor
     assert store.app is not None
 
 
-@pytest.mark.parametrize(("statuses", "expected"), [
-    ((500, 200), "/ping failed"),
-    ((200, 404), "failed to get bot icon"),
-])
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ((500, 200), "/ping failed"),
+        ((200, 404), "failed to get bot icon"),
+    ],
+)
 def test_install_aborts(emu: FlaskClient, stub: StubApp, store: Store, statuses: tuple[int, int], expected: str) -> None:
     stub.ping_status, stub.icon_status = statuses
     result = install(emu, stub)
@@ -100,10 +114,15 @@ def test_the_bot_gets_a_suffix_when_a_person_owns_the_name(emu: FlaskClient, stu
 
 # -- the CallRequest --------------------------------------------------------------------------------------
 
+
 def test_context_after_cleanup(emu: FlaskClient, stub: StubApp, store: Store) -> None:
     install(emu, stub)
-    response = submit(emu, "alice", {"path": "/echo", "expand": {"acting_user": "id", "acting_user_access_token": "all"},
-                                     "state": {"n": 1}}, {"x": "1"})
+    response = submit(
+        emu,
+        "alice",
+        {"path": "/echo", "expand": {"acting_user": "id", "acting_user_access_token": "all"}, "state": {"n": 1}},
+        {"x": "1"},
+    )
     assert response["type"] == "ok"
     body = stub.last("/echo")["body"]
     context = body["context"]
@@ -141,11 +160,19 @@ def test_a_wrong_install_secret_makes_every_call_fail_at_the_app(emu: FlaskClien
     assert result["status"] == 400 and "/ping failed" in result["error"]
 
 
-@pytest.mark.parametrize(("stored", "has_user"), [
-    (None, False), ("null", False), ("{}", False), ('{"access_token": "t"}', True), ('"a string"', True),
-])
-def test_oauth2_user_is_left_out_when_nothing_null_or_empty_is_stored(emu: FlaskClient, stub: StubApp, store: Store,
-                                                                       stored: str | None, has_user: bool) -> None:
+@pytest.mark.parametrize(
+    ("stored", "has_user"),
+    [
+        (None, False),
+        ("null", False),
+        ("{}", False),
+        ('{"access_token": "t"}', True),
+        ('"a string"', True),
+    ],
+)
+def test_oauth2_user_is_left_out_when_nothing_null_or_empty_is_stored(
+    emu: FlaskClient, stub: StubApp, store: Store, stored: str | None, has_user: bool
+) -> None:
     install(emu, stub)
     alice = store.user_by_name("alice")
     assert alice is not None
@@ -159,12 +186,14 @@ def test_oauth2_user_is_left_out_when_nothing_null_or_empty_is_stored(emu: Flask
     assert oauth2["complete_url"] == SITE_URL + "/plugins/com.mattermost.apps/apps/stub-app/oauth2/remote/complete"
 
 
-@pytest.mark.parametrize(("expand", "text"), [
-    ({"acting_user": "none"}, '"none" is not a known expand level'),
-    ({"acting_user": "-summary"}, '"-summary" is not a known expand level'),
-])
-def test_unknown_expand_levels_fail_the_whole_call(emu: FlaskClient, stub: StubApp, expand: dict[str, str],
-                                                   text: str) -> None:
+@pytest.mark.parametrize(
+    ("expand", "text"),
+    [
+        ({"acting_user": "none"}, '"none" is not a known expand level'),
+        ({"acting_user": "-summary"}, '"-summary" is not a known expand level'),
+    ],
+)
+def test_unknown_expand_levels_fail_the_whole_call(emu: FlaskClient, stub: StubApp, expand: dict[str, str], text: str) -> None:
     install(emu, stub)
     assert submit(emu, "alice", {"path": "/x", "expand": expand}) == {"type": "error", "text": text}
     assert "/x" not in stub.paths()
@@ -180,7 +209,10 @@ def test_app_errors_become_call_errors(emu: FlaskClient, stub: StubApp) -> None:
     assert submit(emu, "alice", {"path": "/empty-type"}) == {"type": "ok", "text": "hi"}
     log = emu.get("/_emulator/log").get_json()["app_calls"]
     assert [(c["path"], c["status"], c["type"]) for c in log[-3:]] == [
-        ("/broken", 500, None), ("/garbage", 200, None), ("/empty-type", 200, "ok")]
+        ("/broken", 500, None),
+        ("/garbage", 200, None),
+        ("/empty-type", 200, "ok"),
+    ]
 
 
 def test_a_404_from_the_app_names_the_url(emu: FlaskClient, stub: StubApp) -> None:
@@ -191,20 +223,39 @@ def test_a_404_from_the_app_names_the_url(emu: FlaskClient, stub: StubApp) -> No
 
 # -- bindings and commands --------------------------------------------------------------------------------
 
+
 def test_bindings_are_cleaned(emu: FlaskClient, stub: StubApp) -> None:
-    stub.responses["/bindings"] = {"type": "ok", "data": [
-        {"location": "/command", "bindings": [{"location": "stub", "label": "stub", "icon": "icon.png", "bindings": [
-            {"label": "good", "submit": {"path": "/good"}},
-            {"label": "two words", "submit": {"path": "/x"}},
-            {"label": "both", "submit": {"path": "/x"}, "form": {"submit": {"path": "/x"}}},
-            {"label": "none"},
-            {"label": "good", "submit": {"path": "/duplicate"}},
-            {"label": "formy", "form": {"submit": "/f", "fields": [{"name": "ok"}, {"name": "two words"},
-                                                                  {"name": "sel", "type": "static_select"}]}},
-        ]}]},
-        {"location": "/channel_header", "bindings": [{"label": "x", "submit": {"path": "/x"}}]},
-        {"location": "/nowhere", "bindings": [{"label": "x", "submit": {"path": "/x"}}]},
-    ]}
+    stub.responses["/bindings"] = {
+        "type": "ok",
+        "data": [
+            {
+                "location": "/command",
+                "bindings": [
+                    {
+                        "location": "stub",
+                        "label": "stub",
+                        "icon": "icon.png",
+                        "bindings": [
+                            {"label": "good", "submit": {"path": "/good"}},
+                            {"label": "two words", "submit": {"path": "/x"}},
+                            {"label": "both", "submit": {"path": "/x"}, "form": {"submit": {"path": "/x"}}},
+                            {"label": "none"},
+                            {"label": "good", "submit": {"path": "/duplicate"}},
+                            {
+                                "label": "formy",
+                                "form": {
+                                    "submit": "/f",
+                                    "fields": [{"name": "ok"}, {"name": "two words"}, {"name": "sel", "type": "static_select"}],
+                                },
+                            },
+                        ],
+                    }
+                ],
+            },
+            {"location": "/channel_header", "bindings": [{"label": "x", "submit": {"path": "/x"}}]},
+            {"location": "/nowhere", "bindings": [{"label": "x", "submit": {"path": "/x"}}]},
+        ],
+    }
     install(emu, stub)
     token = session_token(emu, "alice")
     bindings = emu.get(API + "/bindings", headers={"Authorization": f"Bearer {token}"}).get_json()
@@ -219,7 +270,8 @@ def test_bindings_are_cleaned(emu: FlaskClient, stub: StubApp) -> None:
 
 def test_a_command_walks_the_bindings_and_submits(emu: FlaskClient, stub: StubApp) -> None:
     stub.responses["/bindings"] = stub_bindings(
-        {"label": "hello", "submit": {"path": "/hello", "expand": {"acting_user": "summary"}, "state": "s"}})
+        {"label": "hello", "submit": {"path": "/hello", "expand": {"acting_user": "summary"}, "state": "s"}}
+    )
     install(emu, stub)
     stub.responses["/hello"] = {"type": "ok", "text": "Hello!"}
     assert command(emu, "bob", "/stub hello --name Bob") == {"type": "ok", "text": "Hello!"}
@@ -242,8 +294,10 @@ def test_a_form_binding_is_returned_and_its_submit_works(emu: FlaskClient, stub:
 
 def test_a_form_response_is_cleaned_and_an_invalid_one_is_an_error(emu: FlaskClient, stub: StubApp) -> None:
     install(emu, stub)
-    stub.responses["/form"] = {"type": "form", "form": {"submit": {"path": "/s"}, "icon": "icon.png",
-                                                        "fields": [{"name": "a b"}, {"name": "ok", "type": "bool"}]}}
+    stub.responses["/form"] = {
+        "type": "form",
+        "form": {"submit": {"path": "/s"}, "icon": "icon.png", "fields": [{"name": "a b"}, {"name": "ok", "type": "bool"}]},
+    }
     stub.responses["/bad-form"] = {"type": "form", "form": {"title": "no submit"}}
     response = submit(emu, "alice", {"path": "/form"})
     assert response["form"]["fields"] == [{"name": "ok", "type": "bool", "label": "ok"}]

@@ -47,8 +47,10 @@ def test_the_apps_own_manifest_passes() -> None:
         ({"http": {"root_url": "localhost:8080"}}, "http.root_url: 'localhost:8080' is not a valid http(s) URL"),
         ({"requested_permissions": ["remote_oauth2"]}, "requested_permissions: remote_oauth2 requires act_as_user"),
         ({"requested_permissions": ["remote_webhooks"]}, "remote_webhooks requires act_as_bot"),
-        ({"requested_permissions": ["user_joined_channel_notification", "act_as_user"]},
-         "user_joined_channel_notification requires act_as_bot"),
+        (
+            {"requested_permissions": ["user_joined_channel_notification", "act_as_user"]},
+            "user_joined_channel_notification requires act_as_bot",
+        ),
     ],
 )
 def test_each_broken_rule_gives_one_error(overrides: dict[str, Any], expected: str) -> None:
@@ -85,8 +87,16 @@ def test_several_broken_rules_give_several_errors() -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("icon.png", "icon.png"), ("/icon.png", "./icon.png"), ("a/../icon.png", "icon.png"), ("%2Fx.png", "./x.png"),
-     ("../x.png", None), ("..", None), (".", None), ("%252e%252e/x", None)],
+    [
+        ("icon.png", "icon.png"),
+        ("/icon.png", "./icon.png"),
+        ("a/../icon.png", "icon.png"),
+        ("%2Fx.png", "./x.png"),
+        ("../x.png", None),
+        ("..", None),
+        (".", None),
+        ("%252e%252e/x", None),
+    ],
 )
 def test_clean_static_path(name: str, expected: str | None) -> None:
     assert clean_static_path(name) == expected

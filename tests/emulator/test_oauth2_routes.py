@@ -38,8 +38,7 @@ def connect(emu: FlaskClient, installed: StubApp) -> str:
     return installed.last("/oauth2/connect")["body"]["values"]["state"]
 
 
-def test_connect_makes_a_state_bound_to_the_user_and_redirects_307(emu: FlaskClient, installed: StubApp,
-                                                                   store: Store) -> None:
+def test_connect_makes_a_state_bound_to_the_user_and_redirects_307(emu: FlaskClient, installed: StubApp, store: Store) -> None:
     sign_in(emu, "alice")
     state = connect(emu, installed)
     match = STATE.match(state)
@@ -92,13 +91,16 @@ def test_an_expired_state_is_403(emu: FlaskClient, installed: StubApp) -> None:
     assert "/oauth2/complete" not in installed.paths()
 
 
-@pytest.mark.parametrize(("query", "status", "text"), [
-    ("code=1", 401, "no state arg in the URL: unauthorized"),
-    ("state=&code=1", 401, "no state arg in the URL: unauthorized"),
-    ("state=abc&code=1", 403, "forbidden"),
-    ("state=a.b.c&code=1", 403, "forbidden"),
-    ("state=AAAAAAAAAAAAAAAAAAAA.alice000000000000000000000&code=1", 403, "state mismatch: forbidden"),
-])
+@pytest.mark.parametrize(
+    ("query", "status", "text"),
+    [
+        ("code=1", 401, "no state arg in the URL: unauthorized"),
+        ("state=&code=1", 401, "no state arg in the URL: unauthorized"),
+        ("state=abc&code=1", 403, "forbidden"),
+        ("state=a.b.c&code=1", 403, "forbidden"),
+        ("state=AAAAAAAAAAAAAAAAAAAA.alice000000000000000000000&code=1", 403, "state mismatch: forbidden"),
+    ],
+)
 def test_bad_states(emu: FlaskClient, installed: StubApp, query: str, status: int, text: str) -> None:
     sign_in(emu, "alice")
     response = emu.get(COMPLETE, query_string=query)
@@ -116,13 +118,18 @@ def test_provider_errors_still_reach_the_app_and_its_error_is_a_plain_500(emu: F
     assert installed.last("/oauth2/complete")["body"]["values"] == {"error": "access_denied", "state": state}
 
 
-@pytest.mark.parametrize(("answer", "text"), [
-    ({"type": "error", "text": "Not configured."}, "Not configured."),
-    ({"type": "form", "form": {}}, 'oauth2: unexpected response type from the app: "form"'),
-    ({"type": "ok", "data": {"url": "x"}},
-     "oauth2: unexpected data type from the app: map[string]interface {}, expected string (connect URL)"),
-    ({"type": "ok"}, "oauth2: unexpected data type from the app: <nil>, expected string (connect URL)"),
-])
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"type": "error", "text": "Not configured."}, "Not configured."),
+        ({"type": "form", "form": {}}, 'oauth2: unexpected response type from the app: "form"'),
+        (
+            {"type": "ok", "data": {"url": "x"}},
+            "oauth2: unexpected data type from the app: map[string]interface {}, expected string (connect URL)",
+        ),
+        ({"type": "ok"}, "oauth2: unexpected data type from the app: <nil>, expected string (connect URL)"),
+    ],
+)
 def test_connect_errors_are_plain_500s(emu: FlaskClient, installed: StubApp, answer: dict, text: str) -> None:
     installed.responses["/oauth2/connect"] = answer
     sign_in(emu, "alice")
@@ -154,5 +161,7 @@ def test_an_app_without_remote_oauth2_is_refused(emu: FlaskClient, stub: StubApp
     install(emu, stub)
     sign_in(emu, "alice")
     response = emu.get(CONNECT)
-    assert (response.status_code, response.get_data(as_text=True).strip()) == \
-        (401, "stub-app is not authorized to use remote OAuth2: unauthorized")
+    assert (response.status_code, response.get_data(as_text=True).strip()) == (
+        401,
+        "stub-app is not authorized to use remote OAuth2: unauthorized",
+    )

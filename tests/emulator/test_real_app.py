@@ -39,13 +39,19 @@ def test_install_the_real_app_and_run_google_help(emu: FlaskClient, real_app: st
     assert "/google configure" not in result["text"].split("\n\n")[0]  # alice is no admin: no configure line
     log = emu.get("/_emulator/log").get_json()["app_calls"]
     assert [(c["path"], c["status"]) for c in log] == [
-        ("/ping", 200), ("/install", 200), ("/bindings", 200), ("/commands/help", 200)]
+        ("/ping", 200),
+        ("/install", 200),
+        ("/bindings", 200),
+        ("/commands/help", 200),
+    ]
 
 
 def test_the_real_app_refuses_calls_signed_with_another_secret(emu: FlaskClient, real_app: str) -> None:
     # The plugin's ping only needs a 200 (the app answers it without a JWT check); on_install is refused.
-    response = emu.post("/_emulator/install", json={"manifest_url": real_app + "/manifest.json",
-                                                    "secret": "not the app's secret, but long enough!"})
+    response = emu.post(
+        "/_emulator/install",
+        json={"manifest_url": real_app + "/manifest.json", "secret": "not the app's secret, but long enough!"},
+    )
     assert response.status_code == 200
     text = response.get_json()["text"]
     assert text.startswith("Installed app `google-oauth2`: Google OAuth2, despite on_install failure: ")
@@ -55,8 +61,13 @@ def test_the_real_app_refuses_calls_signed_with_another_secret(emu: FlaskClient,
 
 
 def test_the_emulator_runs_as_a_module() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "tests.apps_plugin.emulator", "--port", "0"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.apps_plugin.emulator", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()

@@ -32,21 +32,28 @@ def bearer(token: str, scheme: str = "Bearer") -> dict[str, str]:
 
 # -- /oauth2/app ------------------------------------------------------------------------------------------
 
+
 def test_admin_app_token_replaces_the_whole_oauth2_app_record(emu: FlaskClient, app_tokens: dict[str, str]) -> None:
     first = {"client_id": "id-1", "client_secret": "secret-1", "remote_root_url": "https://x.test", "data": {"a": 1}}
     assert emu.post(API + "/oauth2/app", json=first, headers=bearer(app_tokens["sysadmin"])).status_code == 200
     response = emu.put(API + "/oauth2/app", json={"client_id": "id-2"}, headers=bearer(app_tokens["sysadmin"]))
     assert (response.status_code, response.data) == (200, b"")
-    assert emu.get("/_emulator/oauth2_app").get_json() == {"remote_root_url": "", "client_id": "id-2",
-                                                          "client_secret": "", "data": None}
+    assert emu.get("/_emulator/oauth2_app").get_json() == {
+        "remote_root_url": "",
+        "client_id": "id-2",
+        "client_secret": "",
+        "data": None,
+    }
 
 
 @pytest.mark.parametrize("who", ["alice", "bot"])
 def test_oauth2_app_refuses_non_admins_and_the_bot(emu: FlaskClient, app_tokens: dict[str, str], who: str) -> None:
     response = emu.post(API + "/oauth2/app", json={"client_id": "x"}, headers=bearer(app_tokens[who]))
     assert response.status_code == 401
-    assert response.get_data(as_text=True).strip() == \
-        "access to this operation is limited to users with permission: manage_system: unauthorized"
+    assert (
+        response.get_data(as_text=True).strip()
+        == "access to this operation is limited to users with permission: manage_system: unauthorized"
+    )
     assert emu.get("/_emulator/oauth2_app").get_json() == {}
 
 
@@ -74,6 +81,7 @@ def test_oauth2_app_needs_the_remote_oauth2_permission(emu: FlaskClient, plugin:
 
 
 # -- /oauth2/user -----------------------------------------------------------------------------------------
+
 
 def test_oauth2_user_is_stored_and_returned_byte_for_byte(emu: FlaskClient, app_tokens: dict[str, str]) -> None:
     raw = b'{"b": 1,   "a": [true, null]}'
@@ -105,8 +113,7 @@ def test_oauth2_user_refuses_a_users_own_session(emu: FlaskClient, app_tokens: d
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer unknown-token"}])
-def test_no_valid_token_is_401_user_id_required(emu: FlaskClient, app_tokens: dict[str, str],
-                                                headers: dict[str, str]) -> None:
+def test_no_valid_token_is_401_user_id_required(emu: FlaskClient, app_tokens: dict[str, str], headers: dict[str, str]) -> None:
     response = emu.get(API + "/oauth2/user", headers=headers)
     assert response.status_code == 401
     assert response.get_data(as_text=True).strip() == "user ID is required: unauthorized"
@@ -136,6 +143,7 @@ def test_oauth2_user_must_be_json(emu: FlaskClient, app_tokens: dict[str, str]) 
 
 
 # -- KV ---------------------------------------------------------------------------------------------------
+
 
 def test_kv_missing_key_is_an_empty_object(emu: FlaskClient, app_tokens: dict[str, str]) -> None:
     response = emu.get(API + "/kv/pr/nothing", headers=bearer(app_tokens["bot"]))
@@ -173,16 +181,19 @@ def test_kv_refuses_a_users_own_session(emu: FlaskClient, app_tokens: dict[str, 
 
 # -- /call without reaching the app -----------------------------------------------------------------------
 
+
 def test_call_without_context_app_id_is_400(emu: FlaskClient, app_tokens: dict[str, str]) -> None:
     response = emu.post(API + "/call", json={"path": "/x", "context": {}}, headers=bearer(session_token(emu, "alice")))
     assert response.status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/ping", "/oauth2/connect", "/oauth2/complete", "/webhook", "/oauth2//connect/"])
-def test_call_refuses_forbidden_paths_before_calling_the_app(emu: FlaskClient, app_tokens: dict[str, str],
-                                                             store: Store, path: str) -> None:
-    response = emu.post(API + "/call", json={"path": path, "context": {"app_id": "stub-app"}},
-                        headers=bearer(session_token(emu, "alice")))
+def test_call_refuses_forbidden_paths_before_calling_the_app(
+    emu: FlaskClient, app_tokens: dict[str, str], store: Store, path: str
+) -> None:
+    response = emu.post(
+        API + "/call", json={"path": path, "context": {"app_id": "stub-app"}}, headers=bearer(session_token(emu, "alice"))
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["type"] == "error" and "forbidden call path" in body["text"]
@@ -192,30 +203,35 @@ def test_call_refuses_forbidden_paths_before_calling_the_app(emu: FlaskClient, a
 
 # -- /api/v4: the bot's direct message --------------------------------------------------------------------
 
+
 def test_bot_direct_message(emu: FlaskClient, app_tokens: dict[str, str], store: Store) -> None:
     alice = store.user_by_name("alice")
     assert alice is not None
     headers = bearer(app_tokens["bot"])
     channel = emu.post("/api/v4/channels/direct", json=["b0t" + "0" * 23, alice.id], headers=headers)
     assert channel.status_code == 201
-    post = emu.post("/api/v4/posts", json={"channel_id": channel.get_json()["id"], "message": "Connected **ok**"},
-                    headers=headers)
+    post = emu.post(
+        "/api/v4/posts", json={"channel_id": channel.get_json()["id"], "message": "Connected **ok**"}, headers=headers
+    )
     assert post.status_code == 201 and post.get_json()["user_id"] == "b0t" + "0" * 23
     assert emu.get("/_emulator/posts/alice").get_json() == [
-        {"user_id": "b0t" + "0" * 23, "channel_id": channel.get_json()["id"], "message": "Connected **ok**"}]
+        {"user_id": "b0t" + "0" * 23, "channel_id": channel.get_json()["id"], "message": "Connected **ok**"}
+    ]
     assert emu.get("/_emulator/posts/bob").get_json() == []
     log = emu.get("/_emulator/log").get_json()["rest_calls"]
     assert [(c["method"], c["path"], c["status"], c["as"]) for c in log] == [
-        ("POST", "/api/v4/channels/direct", 201, "bot"), ("POST", "/api/v4/posts", 201, "bot")]
+        ("POST", "/api/v4/channels/direct", 201, "bot"),
+        ("POST", "/api/v4/posts", 201, "bot"),
+    ]
 
 
-def test_posting_in_a_channel_one_is_not_in_is_refused(emu: FlaskClient, app_tokens: dict[str, str],
-                                                       store: Store) -> None:
+def test_posting_in_a_channel_one_is_not_in_is_refused(emu: FlaskClient, app_tokens: dict[str, str], store: Store) -> None:
     alice, bob = store.user_by_name("alice"), store.user_by_name("bob")
     assert alice is not None and bob is not None
     channel = emu.post("/api/v4/channels/direct", json=[alice.id, bob.id], headers=bearer(app_tokens["alice"]))
-    response = emu.post("/api/v4/posts", json={"channel_id": channel.get_json()["id"], "message": "x"},
-                        headers=bearer(app_tokens["bot"]))
+    response = emu.post(
+        "/api/v4/posts", json={"channel_id": channel.get_json()["id"], "message": "x"}, headers=bearer(app_tokens["bot"])
+    )
     assert response.status_code == 403
     assert emu.post("/api/v4/posts", json={"channel_id": "x", "message": "x"}).status_code == 401
 

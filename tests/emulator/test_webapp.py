@@ -13,15 +13,18 @@ from tests.apps_plugin.web import render_markdown
 from tests.emulator.conftest import StubApp, install, seed_app
 
 
-@pytest.mark.parametrize(("text", "html"), [
-    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
-    ("[Connect](http://x.test/a?b=1&c=2) now", '<a href="http://x.test/a?b=1&amp;c=2">Connect</a> now'),
-    ("[bad](javascript:alert(1))", "[bad](javascript:alert(1))"),
-    ('[q](http://x.test/"onmouseover=x)', '<a href="http://x.test/&quot;onmouseover=x">q</a>'),
-    ("**bold** and `co**de**`", "<strong>bold</strong> and <code>co**de**</code>"),
-    ("one\ntwo", "one<br>\ntwo"),
-    ("Events:\n- a\n- b\nend", "Events:<br>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>\nend"),
-])
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("[Connect](http://x.test/a?b=1&c=2) now", '<a href="http://x.test/a?b=1&amp;c=2">Connect</a> now'),
+        ("[bad](javascript:alert(1))", "[bad](javascript:alert(1))"),
+        ('[q](http://x.test/"onmouseover=x)', '<a href="http://x.test/&quot;onmouseover=x">q</a>'),
+        ("**bold** and `co**de**`", "<strong>bold</strong> and <code>co**de**</code>"),
+        ("one\ntwo", "one<br>\ntwo"),
+        ("Events:\n- a\n- b\nend", "Events:<br>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>\nend"),
+    ],
+)
 def test_render_markdown(text: str, html: str) -> None:
     assert render_markdown(text) == html
 
@@ -56,11 +59,13 @@ def test_messages_are_listed_newest_first(emu: FlaskClient, plugin: Plugin, stor
     alice = store.user_by_name("alice")
     assert alice is not None
     bot_token = store.create_session(record.bot.id, record.app_id)
-    channel = emu.post("/api/v4/channels/direct", json=[record.bot.id, alice.id],
-                       headers={"Authorization": f"Bearer {bot_token}"}).get_json()["id"]
+    channel = emu.post(
+        "/api/v4/channels/direct", json=[record.bot.id, alice.id], headers={"Authorization": f"Bearer {bot_token}"}
+    ).get_json()["id"]
     for message in ("first", "second [link](http://x.test)"):
-        emu.post("/api/v4/posts", json={"channel_id": channel, "message": message},
-                 headers={"Authorization": f"Bearer {bot_token}"})
+        emu.post(
+            "/api/v4/posts", json={"channel_id": channel, "message": message}, headers={"Authorization": f"Bearer {bot_token}"}
+        )
     emu.post("/login", data={"username": "alice", "password": "x"})
     page = emu.get("/messages").get_data(as_text=True)
     assert page.index("second") < page.index("first")
@@ -69,15 +74,38 @@ def test_messages_are_listed_newest_first(emu: FlaskClient, plugin: Plugin, stor
 
 @pytest.mark.e2e
 def test_a_command_and_a_form_through_the_page(emu: FlaskClient, stub: StubApp) -> None:
-    form = {"title": "Configure <Stub>", "header": "Register `x`.", "submit": {"path": "/save", "state": {"k": 1}},
-            "fields": [{"name": "client_id", "type": "text", "value": "old-id", "is_required": True},
-                       {"name": "client_secret", "type": "text", "subtype": "password", "is_required": True},
-                       {"name": "public", "type": "bool"},
-                       {"name": "color", "type": "static_select",
-                        "options": [{"label": "Red", "value": "r"}, {"label": "Blue", "value": "b"}]}]}
-    stub.responses["/bindings"] = {"type": "ok", "data": [{"location": "/command", "bindings": [
-        {"label": "stub", "bindings": [{"label": "hi", "submit": {"path": "/hi"}},
-                                       {"label": "configure", "submit": {"path": "/configure"}}]}]}]}
+    form = {
+        "title": "Configure <Stub>",
+        "header": "Register `x`.",
+        "submit": {"path": "/save", "state": {"k": 1}},
+        "fields": [
+            {"name": "client_id", "type": "text", "value": "old-id", "is_required": True},
+            {"name": "client_secret", "type": "text", "subtype": "password", "is_required": True},
+            {"name": "public", "type": "bool"},
+            {
+                "name": "color",
+                "type": "static_select",
+                "options": [{"label": "Red", "value": "r"}, {"label": "Blue", "value": "b"}],
+            },
+        ],
+    }
+    stub.responses["/bindings"] = {
+        "type": "ok",
+        "data": [
+            {
+                "location": "/command",
+                "bindings": [
+                    {
+                        "label": "stub",
+                        "bindings": [
+                            {"label": "hi", "submit": {"path": "/hi"}},
+                            {"label": "configure", "submit": {"path": "/configure"}},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     stub.responses["/hi"] = {"type": "ok", "text": "Hi <b>there</b>, **friend**"}
     stub.responses["/configure"] = {"type": "form", "form": form}
     stub.responses["/save"] = {"type": "error", "text": "Nope."}
@@ -96,12 +124,17 @@ def test_a_command_and_a_form_through_the_page(emu: FlaskClient, stub: StubApp) 
     assert 'class="error"' in missing and "client-secret: this field is required." in missing
     assert "/save" not in stub.paths()
 
-    page = emu.post("/form", data={"__form": hidden, "client_id": "new-id", "client_secret": "s3",
-                                   "public": "true", "color": "b"}).get_data(as_text=True)
+    page = emu.post(
+        "/form", data={"__form": hidden, "client_id": "new-id", "client_secret": "s3", "public": "true", "color": "b"}
+    ).get_data(as_text=True)
     assert '<div class="error">Nope.</div>' in page
     body = stub.last("/save")["body"]
-    assert body["values"] == {"client_id": "new-id", "client_secret": "s3", "public": True,
-                              "color": {"label": "Blue", "value": "b"}}
+    assert body["values"] == {
+        "client_id": "new-id",
+        "client_secret": "s3",
+        "public": True,
+        "color": {"label": "Blue", "value": "b"},
+    }
     assert body["state"] == {"k": 1}
 
     page = emu.post("/", data={"command": "/nothing"}).get_data(as_text=True)

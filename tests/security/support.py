@@ -65,8 +65,13 @@ class StubServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                request = StubRequest(self.command, parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()},
-                                      {k.lower(): v for k, v in self.headers.items()}, body)
+                request = StubRequest(
+                    self.command,
+                    parts.path,
+                    {k: v[0] for k, v in parse_qs(parts.query).items()},
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 with stub._lock:
                     stub.hits.append(request)
                 route = stub.routes.get((self.command, parts.path))
@@ -212,8 +217,13 @@ class RotatingProvider(StubServer):
         access = "at-" + secrets.token_urlsafe(24)
         grant.access_tokens.add(access)
         self.issued += [access, grant.refresh_token]
-        return 200, {"access_token": access, "refresh_token": grant.refresh_token, "token_type": "Bearer",
-                     "expires_in": self.access_ttl, "scope": "openid email calendar.read"}
+        return 200, {
+            "access_token": access,
+            "refresh_token": grant.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.access_ttl,
+            "scope": "openid email calendar.read",
+        }
 
     def _token(self, request: StubRequest) -> Answer:
         if not self._client_ok(request):
@@ -299,10 +309,21 @@ def acting_id(body: Any) -> str:
     return user_id if isinstance(user_id, str) else ""
 
 
-def a_record(*, access_token: str = "ya29.access-token-0001", refresh_token: str | None = "1//refresh-token-0001",
-             expires_in: float = 3600.0, email: str = "alice@gmail.com") -> TokenRecord:
-    return TokenRecord(access_token, refresh_token, time.time() + expires_in, "openid email", "Bearer",
-                       Identity("248289761001", email, "Alice G"))
+def a_record(
+    *,
+    access_token: str = "ya29.access-token-0001",
+    refresh_token: str | None = "1//refresh-token-0001",
+    expires_in: float = 3600.0,
+    email: str = "alice@gmail.com",
+) -> TokenRecord:
+    return TokenRecord(
+        access_token,
+        refresh_token,
+        time.time() + expires_in,
+        "openid email",
+        "Bearer",
+        Identity("248289761001", email, "Alice G"),
+    )
 
 
 def seal(record: TokenRecord, *keys: str) -> dict[str, Any]:

@@ -66,9 +66,11 @@ def check_call_response(status: int, content_type: str | None, raw: bytes) -> di
 
 
 def post_raw(client, path: str, data: bytes, *, acting_user_id: str = ALICE.id, headers: dict | None = None):
-    all_headers = {"Content-Type": "application/json",
-                   "Mattermost-App-Authorization": "Bearer " + sign_jwt(client.application.extensions["services"]
-                                                                         .settings.app_secret, acting_user_id)}
+    all_headers = {
+        "Content-Type": "application/json",
+        "Mattermost-App-Authorization": "Bearer "
+        + sign_jwt(client.application.extensions["services"].settings.app_secret, acting_user_id),
+    }
     all_headers.update(headers or {})
     response = client.post(path, data=data, headers=all_headers)
     return check_call_response(response.status_code, response.content_type, response.data)
@@ -101,8 +103,12 @@ def test_a_body_over_the_limit_without_content_length_is_refused(app: Flask, plu
 
     data = padded_request(plugin, LIMIT + 10)
     headers = call_headers(plugin.installed, json.loads(data))
-    response = app.test_client().post("/commands/help", input_stream=io.BytesIO(data), headers=headers,
-                                      environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})
+    response = app.test_client().post(
+        "/commands/help",
+        input_stream=io.BytesIO(data),
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+    )
     answer = check_call_response(response.status_code, response.content_type, response.data)
     assert answer["text"] == "The request body is larger than 64 KiB."
     assert not unhandled.records
@@ -125,7 +131,7 @@ def test_a_chunked_body_over_the_limit_is_refused_over_real_http(served_app: str
 
     def chunks() -> Iterator[bytes]:
         for i in range(0, len(data), 4096):
-            yield data[i:i + 4096]
+            yield data[i : i + 4096]
 
     response = requests.post(served_app + "/commands/help", data=chunks(), headers=headers, timeout=10)
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
@@ -185,8 +191,10 @@ WRONG_TYPES: dict[str, Any] = {
     "context-oauth2-list": ("context", {"oauth2": []}),
     "context-oauth2-user-garbage": ("context", {"oauth2": {"client_id": "c", "client_secret": "s", "user": {"v": 1}}}),
     "context-oauth2-secret-number": ("context", {"oauth2": {"client_id": 1, "client_secret": None}}),
-    "context-site-url-not-url": ("context", {"mattermost_site_url": "javascript:alert(1)",
-                                             "acting_user_access_token": "t", "bot_access_token": "b"}),
+    "context-site-url-not-url": (
+        "context",
+        {"mattermost_site_url": "javascript:alert(1)", "acting_user_access_token": "t", "bot_access_token": "b"},
+    ),
     "context-token-object": ("context", {"acting_user_access_token": {"t": 1}}),
     "state-anything": ("state", {"deep": [[[[{"x": "y" * 1000}]]]]}),
     "path-number": ("path", 42),
@@ -251,13 +259,22 @@ def test_client_credentials_http_headers_cannot_carry(plugin, requests_mock, unh
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record()))
     answer = plugin.call("/commands/disconnect", TOKEN_USE_EXPAND)
     assert answer["type"] == "ok" and "did not confirm the revocation" in answer["text"]
-    answer = plugin.call("/oauth2/complete", {"acting_user": "summary", "acting_user_access_token": "all",
-                                              "oauth2_app": "all"}, values={"state": "s." + ALICE.id, "code": "c"})
+    answer = plugin.call(
+        "/oauth2/complete",
+        {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"},
+        values={"state": "s." + ALICE.id, "code": "c"},
+    )
     assert answer["type"] in ("ok", "error")
-    answer = plugin.call("/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                         values={"client_id": "id.apps.googleusercontent.com", "client_secret": "GOCSPX-😀"})
-    assert answer == {"type": "error",
-                      "text": "The client ID and secret must be ASCII: copy them again from the Google Cloud console."}
+    answer = plugin.call(
+        "/configure/submit",
+        CONFIGURE_SUBMIT_EXPAND,
+        user=ADMIN,
+        values={"client_id": "id.apps.googleusercontent.com", "client_secret": "GOCSPX-😀"},
+    )
+    assert answer == {
+        "type": "error",
+        "text": "The client ID and secret must be ASCII: copy them again from the Google Cloud console.",
+    }
     assert not unhandled.records, [r.getMessage() for r in unhandled.records]
 
 
@@ -276,8 +293,14 @@ def test_any_time_zone_in_the_acting_user_is_survived(plugin, requests_mock, unh
     """The time zone names a file under tzdata: a 5,000-character name raised OSError. Found by test_fuzz.py."""
     from tests.conftest import CALENDAR_API
 
-    requests_mock.get(CALENDAR_API + "/calendars/primary/events", json={"items": [
-        {"summary": "Standup", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"}}]})
+    requests_mock.get(
+        CALENDAR_API + "/calendars/primary/events",
+        json={
+            "items": [
+                {"summary": "Standup", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"}}
+            ]
+        },
+    )
     plugin.configure()
     services = plugin.client.application.extensions["services"]
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record()))

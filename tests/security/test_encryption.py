@@ -41,11 +41,18 @@ def plugin_for(installed, **settings) -> FakePlugin:
     return plugin
 
 
-def complete(plugin: FakePlugin, requests_mock, *, access: str = ACCESS, refresh: str = REFRESH,
-             userinfo: dict | None = None):
+def complete(plugin: FakePlugin, requests_mock, *, access: str = ACCESS, refresh: str = REFRESH, userinfo: dict | None = None):
     """Run /oauth2/complete with the provider and Mattermost mocked; return (answer, the /oauth2/user mock)."""
-    requests_mock.post(TOKEN_URL, json={"access_token": access, "refresh_token": refresh, "expires_in": 3599,
-                                        "scope": "openid email", "token_type": "Bearer"})
+    requests_mock.post(
+        TOKEN_URL,
+        json={
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": 3599,
+            "scope": "openid email",
+            "token_type": "Bearer",
+        },
+    )
     requests_mock.get(USERINFO_URL, json=userinfo or {"sub": "248289761001", "email": "alice@gmail.com", "name": "Alice G"})
     stored = requests_mock.post(APPS_API + "/oauth2/user", text="")
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "dm"})
@@ -55,7 +62,7 @@ def complete(plugin: FakePlugin, requests_mock, *, access: str = ACCESS, refresh
 
 
 def windows(secret: str, size: int = 8) -> list[str]:
-    return [secret[i:i + size] for i in range(len(secret) - size + 1)]
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
 
 
 def test_the_stored_record_is_ciphertext_with_no_piece_of_a_token_or_the_identity(plugin, requests_mock):
@@ -75,8 +82,11 @@ def test_without_token_encryption_key_the_key_is_derived_from_app_secret(plugin,
     record = unseal(stored.last_request.body, derive_fernet_key(APP_SECRET))
     assert record.access_token == ACCESS and record.refresh_token == REFRESH
     # Not the secret itself, and a different key for every purpose and every APP_SECRET.
-    keys = {derive_fernet_key(APP_SECRET), derive_fernet_key(APP_SECRET + "x"),
-            Fernet(derive_fernet_key(APP_SECRET))._signing_key.hex()}
+    keys = {
+        derive_fernet_key(APP_SECRET),
+        derive_fernet_key(APP_SECRET + "x"),
+        Fernet(derive_fernet_key(APP_SECRET))._signing_key.hex(),
+    }
     assert len(keys) == 3
     assert derive_key(APP_SECRET, "pkce") != derive_key(APP_SECRET, "token-encryption")
     assert APP_SECRET.encode() not in (derive_key(APP_SECRET, "pkce"), derive_key(APP_SECRET, "token-encryption"))
@@ -119,14 +129,18 @@ def test_a_record_under_the_old_key_is_read_and_rewritten_under_the_new_key(inst
         Fernet(OLD_KEY).decrypt(body["fernet"].encode())
 
 
-@pytest.mark.parametrize("stored", [
-    seal(a_record(), Fernet.generate_key().decode()),  # another key
-    {"v": 1, "fernet": "not-a-fernet-token"},
-    {"v": 2, "fernet": "x"},
-    {"access_token": "ya29.plaintext-record", "refresh_token": "1//plain"},  # a plaintext record is not trusted
-    "a string",
-    [1, 2, 3],
-], ids=["other-key", "garbage", "unknown-version", "plaintext", "string", "array"])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        seal(a_record(), Fernet.generate_key().decode()),  # another key
+        {"v": 1, "fernet": "not-a-fernet-token"},
+        {"v": 2, "fernet": "x"},
+        {"access_token": "ya29.plaintext-record", "refresh_token": "1//plain"},  # a plaintext record is not trusted
+        "a string",
+        [1, 2, 3],
+    ],
+    ids=["other-key", "garbage", "unknown-version", "plaintext", "string", "array"],
+)
 def test_an_unreadable_record_counts_as_not_connected(plugin, requests_mock, stored):
     plugin.configure()
     plugin.store_user_record(ALICE, stored)
@@ -155,8 +169,12 @@ def test_the_worst_case_record_fits_in_8_KiB():
     """Google's documented maxima (access token 2048 bytes, refresh token 512), OIDC's `sub` (255), a long scope,
     and the longest name and email the app keeps, all in 4-byte characters."""
     record = TokenRecord(
-        access_token="a" * 2048, refresh_token="r" * 512, expires_at=1.7e9 + 0.123456789, scope="s" * 1024,
-        token_type="Bearer", identity=Identity(sub="1" * 255, email="😀" * 254, name="😀" * 128),
+        access_token="a" * 2048,
+        refresh_token="r" * 512,
+        expires_at=1.7e9 + 0.123456789,
+        scope="s" * 1024,
+        token_type="Bearer",
+        identity=Identity(sub="1" * 255, email="😀" * 254, name="😀" * 128),
     )
     size = len(json.dumps(seal(record, NEW_KEY), separators=(",", ":")).encode())
     assert size <= 8192, size
@@ -164,8 +182,13 @@ def test_the_worst_case_record_fits_in_8_KiB():
 
 def test_userinfo_names_and_emails_are_bounded_so_the_record_fits(plugin, requests_mock):
     plugin.configure()
-    answer, stored = complete(plugin, requests_mock, access="a" * 2048, refresh="r" * 512,
-                              userinfo={"sub": "1" * 255, "email": "😀" * 5000, "name": "名" * 5000})
+    answer, stored = complete(
+        plugin,
+        requests_mock,
+        access="a" * 2048,
+        refresh="r" * 512,
+        userinfo={"sub": "1" * 255, "email": "😀" * 5000, "name": "名" * 5000},
+    )
     assert answer == {"type": "ok"}, answer
     assert len(stored.last_request.body) <= 8192
     record = unseal(stored.last_request.body, derive_fernet_key(APP_SECRET))
@@ -174,15 +197,27 @@ def test_userinfo_names_and_emails_are_bounded_so_the_record_fits(plugin, reques
 
 def test_the_record_never_holds_the_client_secret_or_id_token(plugin, requests_mock):
     plugin.configure()
-    requests_mock.post(TOKEN_URL, json={"access_token": ACCESS, "refresh_token": REFRESH, "expires_in": 3599,
-                                        "id_token": "eyJhbGciOiJSUzI1NiJ9.id-token-payload.sig", "token_type": "Bearer"})
+    requests_mock.post(
+        TOKEN_URL,
+        json={
+            "access_token": ACCESS,
+            "refresh_token": REFRESH,
+            "expires_in": 3599,
+            "id_token": "eyJhbGciOiJSUzI1NiJ9.id-token-payload.sig",
+            "token_type": "Bearer",
+        },
+    )
     requests_mock.get(USERINFO_URL, json={"sub": "1", "email": "alice@gmail.com"})
     stored = requests_mock.post(APPS_API + "/oauth2/user", text="")
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "dm"})
     requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "p"})
-    body = build_call_request(plugin.installed, {"path": "/oauth2/complete", "expand": DEFAULT_COMPLETE_EXPAND},
-                              acting_user=ALICE, acting_user_access_token=ALICE_TOKEN,
-                              values={"state": STATE, "code": "4/0Acode"})
+    body = build_call_request(
+        plugin.installed,
+        {"path": "/oauth2/complete", "expand": DEFAULT_COMPLETE_EXPAND},
+        acting_user=ALICE,
+        acting_user_access_token=ALICE_TOKEN,
+        values={"state": STATE, "code": "4/0Acode"},
+    )
     assert post_call(plugin.client, plugin.installed, body) == {"type": "ok"}
     plaintext = Fernet(derive_fernet_key(APP_SECRET)).decrypt(json.loads(stored.last_request.body)["fernet"].encode())
     assert b"GOCSPX" not in plaintext and b"id-token-payload" not in plaintext
@@ -190,8 +225,14 @@ def test_the_record_never_holds_the_client_secret_or_id_token(plugin, requests_m
 
 def test_a_lone_surrogate_in_the_userinfo_name_still_seals_and_opens():
     record = a_record()
-    odd = TokenRecord(record.access_token, record.refresh_token, record.expires_at, record.scope, record.token_type,
-                      Identity("1", "a@b.c", "Al\ud800ice"))
+    odd = TokenRecord(
+        record.access_token,
+        record.refresh_token,
+        record.expires_at,
+        record.scope,
+        record.token_type,
+        Identity("1", "a@b.c", "Al\ud800ice"),
+    )
     assert unseal(seal(odd, NEW_KEY), NEW_KEY).identity.name == "Al\ud800ice"
 
 
@@ -203,11 +244,19 @@ def test_a_forged_site_url_never_receives_a_provider_token_or_the_client_secret(
     plugin.configure()
     plugin.installed.site_url = "https://evil.test"
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(access_token=ACCESS, refresh_token=REFRESH,
-                                                                          expires_in=-5)))
+    plugin.store_user_record(
+        ALICE, services.tokens._cipher.seal(a_record(access_token=ACCESS, refresh_token=REFRESH, expires_in=-5))
+    )
     evil = requests_mock.register_uri(requests_mock_module.ANY, re_module.compile(r"https://evil\.test/.*"), text="")
-    requests_mock.post(TOKEN_URL, json={"access_token": "ya29.renewed-token-XYZW", "refresh_token": "1//rotated-token-QRST",
-                                        "expires_in": 3599, "token_type": "Bearer"})
+    requests_mock.post(
+        TOKEN_URL,
+        json={
+            "access_token": "ya29.renewed-token-XYZW",
+            "refresh_token": "1//rotated-token-QRST",
+            "expires_in": 3599,
+            "token_type": "Bearer",
+        },
+    )
     requests_mock.get(USERINFO_URL, json={"sub": "1", "email": "alice@gmail.com"})
     assert plugin.call("/commands/info", TOKEN_USE_EXPAND)["type"] == "ok"
     assert evil.called

@@ -86,8 +86,10 @@ def test_the_token_endpoint_fails_at_complete(plugin, requests_mock, caplog, fau
     requests_mock.post(TOKEN_URL, **fault)
     stored, dm = mock_mattermost(requests_mock)
     answer = complete(plugin)
-    assert answer == {"type": "error", "text": "Google could not be reached to exchange the authorization code; "
-                                               "please try again in a minute."}
+    assert answer == {
+        "type": "error",
+        "text": "Google could not be reached to exchange the authorization code; please try again in a minute.",
+    }
     assert not stored.called and not dm.called
     one_warning(caplog, "exchange the authorization code", reason)
 
@@ -128,8 +130,10 @@ def test_the_refresh_fails_and_the_stored_record_is_untouched(plugin, requests_m
     refresh = requests_mock.post(TOKEN_URL, **fault)
     stored, _ = mock_mattermost(requests_mock)
     answer = plugin.call("/commands/info", TOKEN_USE_EXPAND)
-    assert answer == {"type": "error", "text": "Google could not be reached to refresh the access token; "
-                                               "please try again in a minute."}
+    assert answer == {
+        "type": "error",
+        "text": "Google could not be reached to refresh the access token; please try again in a minute.",
+    }
     assert refresh.call_count == 1 and not stored.called
     one_warning(caplog, "refresh the access token", reason)
 
@@ -156,8 +160,9 @@ def test_mattermost_refuses_to_store_at_complete(plugin, requests_mock, caplog, 
 def test_mattermost_refuses_the_oauth2_client_at_configure(plugin, requests_mock, caplog, fault):
     status, text = fault
     app_store = requests_mock.post(APPS_API + "/oauth2/app", status_code=status, text=text)
-    answer = plugin.call("/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                         values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    answer = plugin.call(
+        "/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN, values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    )
     assert answer["type"] == "error" and "store the OAuth2 client" in answer["text"], answer
     assert CLIENT_SECRET not in answer["text"]
     assert app_store.call_count == 1
@@ -193,8 +198,10 @@ def test_a_record_over_8_KiB_is_never_sent(plugin, requests_mock, caplog):
 
 @pytest.fixture
 def stubs(insecure_transport):
-    with RotatingProvider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as provider, \
-            FakeMattermost({"alicetoken000000000000000a": ALICE.id}) as mattermost:
+    with (
+        RotatingProvider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as provider,
+        FakeMattermost({"alicetoken000000000000000a": ALICE.id}) as mattermost,
+    ):
         yield provider, mattermost
 
 
@@ -209,8 +216,7 @@ def loopback_plugin(installed, provider: StubServer, mattermost: StubServer, **o
 def connected(plugin: FakePlugin, provider: RotatingProvider, **record) -> None:
     access, refresh = provider.new_grant()
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(access_token=access, refresh_token=refresh,
-                                                                          **record)))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(access_token=access, refresh_token=refresh, **record)))
 
 
 def test_a_calendar_get_is_retried_on_503_with_backoff_and_succeeds(installed, stubs):

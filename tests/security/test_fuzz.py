@@ -50,23 +50,47 @@ from .test_bad_input import Unhandled, check_call_response
 
 RANDOM_EXAMPLES = 500
 ALMOST_VALID_EXAMPLES = 800
-FUZZ_SETTINGS = {"deadline": None, "database": None,
-                 "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large)}
+FUZZ_SETTINGS = {"deadline": None, "database": None, "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large)}
 
 # -- strategies -------------------------------------------------------------------------------------------
 
 odd_text = st.one_of(
     st.text(max_size=30),
     st.text(alphabet=st.characters(codec=None, categories=("Cs", "Cc", "Cf", "Zs", "Mn", "So")), max_size=20),
-    st.sampled_from(["", " ", "null", "none", "+all", "\u202e", "\x00", "../../etc/passwd", "<script>", "%00",
-                     ALICE.id, ADMIN.id, "system_admin", "ya29.", "1//", "http://127.0.0.1:1/"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "null",
+            "none",
+            "+all",
+            "\u202e",
+            "\x00",
+            "../../etc/passwd",
+            "<script>",
+            "%00",
+            ALICE.id,
+            ADMIN.id,
+            "system_admin",
+            "ya29.",
+            "1//",
+            "http://127.0.0.1:1/",
+        ]
+    ),
 )
-huge_text = st.builds(lambda piece, n: piece * n, st.sampled_from(["a", "é", "😀", "\ud800", " ", "\\", '"']),
-                      st.integers(1000, 12000))
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
-                      st.floats(allow_nan=False, allow_infinity=False), odd_text)
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(odd_text, inner, max_size=4),
-                          max_leaves=10)
+huge_text = st.builds(
+    lambda piece, n: piece * n, st.sampled_from(["a", "é", "😀", "\ud800", " ", "\\", '"']), st.integers(1000, 12000)
+)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    odd_text,
+)
+json_value = st.recursive(
+    json_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(odd_text, inner, max_size=4), max_leaves=10
+)
 mutation_value = st.one_of(json_value, huge_text, odd_text)
 
 TOP_KEYS = ("path", "expand", "state", "values", "context", "raw_command", "selected_field", "query")
@@ -85,14 +109,17 @@ ROUTE_EXPAND = {
     "/commands/connect": CONNECT_EXPAND,
     "/commands/help": HELP_EXPAND,
 }
-PLAUSIBLE_VALUES = st.fixed_dictionaries({}, optional={
-    "state": st.sampled_from(["AbCdEfGhIjKlMnOpQrSt." + ALICE.id, "x", ""]),
-    "code": st.sampled_from(["4/0Acode", ""]),
-    "error": st.sampled_from(["access_denied", "server_error", "x" * 300]),
-    "scope": st.just("email profile"),
-    "client_id": st.sampled_from([CLIENT_ID, "", "two words"]),
-    "client_secret": st.sampled_from([CLIENT_SECRET, ""]),
-})
+PLAUSIBLE_VALUES = st.fixed_dictionaries(
+    {},
+    optional={
+        "state": st.sampled_from(["AbCdEfGhIjKlMnOpQrSt." + ALICE.id, "x", ""]),
+        "code": st.sampled_from(["4/0Acode", ""]),
+        "error": st.sampled_from(["access_denied", "server_error", "x" * 300]),
+        "scope": st.just("email profile"),
+        "client_id": st.sampled_from([CLIENT_ID, "", "two words"]),
+        "client_secret": st.sampled_from([CLIENT_SECRET, ""]),
+    },
+)
 
 
 def tree_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
@@ -125,7 +152,9 @@ def almost_valid(draw: st.DrawFn, installed: InstalledApp, routes: list[str], re
     stored = draw(st.sampled_from(records))
     installed.oauth2_app = draw(st.sampled_from([{}, {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}]))
     body = build_call_request(
-        installed, {"path": route, "expand": dict(expand), "state": draw(st.none() | json_value)}, acting_user=user,
+        installed,
+        {"path": route, "expand": dict(expand), "state": draw(st.none() | json_value)},
+        acting_user=user,
         acting_user_access_token={ALICE.id: ALICE_TOKEN, ADMIN.id: ADMIN_TOKEN}.get(user.id, "") if user else "",
         stored_oauth2_user=json.dumps(stored).encode() if stored is not None else None,
         values=draw(PLAUSIBLE_VALUES),
@@ -146,12 +175,26 @@ def almost_valid(draw: st.DrawFn, installed: InstalledApp, routes: list[str], re
 def mock_outbound(mocker: requests_mock_module.Mocker) -> None:
     """Plausible answers from every URL the app calls; anything else is an unreachable host."""
     mocker.register_uri(requests_mock_module.ANY, requests_mock_module.ANY, exc=requests.exceptions.ConnectionError)
-    mocker.post(TOKEN_URL, json={"access_token": "ya29.fuzz", "refresh_token": "1//fuzz", "expires_in": 3599,
-                                 "scope": "openid email", "token_type": "Bearer"})
+    mocker.post(
+        TOKEN_URL,
+        json={
+            "access_token": "ya29.fuzz",
+            "refresh_token": "1//fuzz",
+            "expires_in": 3599,
+            "scope": "openid email",
+            "token_type": "Bearer",
+        },
+    )
     mocker.get(USERINFO_URL, json={"sub": "1087", "email": "alice@gmail.com", "name": "Alice"})
     mocker.post(REVOKE_URL, text="")
-    mocker.get(re.compile(re.escape(CALENDAR_API) + r"/calendars/primary/events.*"), json={"items": [
-        {"summary": "Standup", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"}}]})
+    mocker.get(
+        re.compile(re.escape(CALENDAR_API) + r"/calendars/primary/events.*"),
+        json={
+            "items": [
+                {"summary": "Standup", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"}}
+            ]
+        },
+    )
     mocker.get(APPS_API + "/oauth2/user", text="")
     mocker.post(APPS_API + "/oauth2/user", text="")
     mocker.post(APPS_API + "/oauth2/app", text="")
@@ -168,12 +211,20 @@ class Harness:
         self.seen_routes: set[str] = set()
         self.types: dict[str, int] = {}
         cipher = self.app.extensions["services"].tokens._cipher
-        self.records = [None, cipher.seal(a_record()), cipher.seal(a_record(expires_in=-30)),
-                        seal(a_record(), "A" * 43 + "="), {"v": 1, "fernet": "junk"}, {}]
+        self.records = [
+            None,
+            cipher.seal(a_record()),
+            cipher.seal(a_record(expires_in=-30)),
+            seal(a_record(), "A" * 43 + "="),
+            {"v": 1, "fernet": "junk"},
+            {},
+        ]
 
     def post(self, route: str, data: bytes, acting_user_id: str) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json",
-                   "Mattermost-App-Authorization": "Bearer " + sign_jwt(APP_SECRET, acting_user_id)}
+        headers = {
+            "Content-Type": "application/json",
+            "Mattermost-App-Authorization": "Bearer " + sign_jwt(APP_SECRET, acting_user_id),
+        }
         self.unhandled.records.clear()
         response = self.client.post(route, data=data, headers=headers)
         answer = check_call_response(response.status_code, response.content_type, response.data)
@@ -213,8 +264,14 @@ def test_random_json_and_bytes_on_every_route():
 
 
 def test_almost_valid_plugin_requests_with_mutated_fields_on_every_route():
-    installed = InstalledApp(app_id="google-oauth2", root_url="http://app.test:8080", secret=APP_SECRET, bot=BOT,
-                             bot_access_token=BOT_TOKEN, site_url=SITE_URL)
+    installed = InstalledApp(
+        app_id="google-oauth2",
+        root_url="http://app.test:8080",
+        secret=APP_SECRET,
+        bot=BOT,
+        bot_access_token=BOT_TOKEN,
+        site_url=SITE_URL,
+    )
 
     def fuzz(harness: Harness) -> None:
         @settings(max_examples=ALMOST_VALID_EXAMPLES, **FUZZ_SETTINGS)

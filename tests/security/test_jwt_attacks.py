@@ -81,8 +81,11 @@ def test_a_wrong_secret_is_refused_and_the_text_names_the_install_field_and_app_
     assert_refused(answer, *SECRET_HINT)
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic YWxpY2U6cHc=", "garbage"],
-                         ids=["absent", "empty", "bearer-only", "bearer-space", "basic", "garbage"])
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Bearer ", "Basic YWxpY2U6cHc=", "garbage"],
+    ids=["absent", "empty", "bearer-only", "bearer-space", "basic", "garbage"],
+)
 def test_a_missing_or_malformed_header_is_refused(plugin, requests_mock, header):
     answer = post(plugin, info_request(plugin), header)
     assert_refused(answer)
@@ -92,8 +95,9 @@ def test_a_missing_or_malformed_header_is_refused(plugin, requests_mock, header)
 
 def test_the_jwt_in_another_header_does_not_count(plugin, requests_mock):
     body = info_request(plugin)
-    response = plugin.client.post(body["path"], data=json.dumps(body),
-                                  headers={"Authorization": "Bearer " + sign_jwt(APP_SECRET, ALICE.id)})
+    response = plugin.client.post(
+        body["path"], data=json.dumps(body), headers={"Authorization": "Bearer " + sign_jwt(APP_SECRET, ALICE.id)}
+    )
     assert_refused(response.get_json(), *SECRET_HINT)
 
 
@@ -105,11 +109,15 @@ def test_a_tampered_payload_is_refused(plugin, requests_mock):
     assert_refused(post(plugin, body, "Bearer " + forged), *SECRET_HINT)
 
 
-@pytest.mark.parametrize("claims", [
-    {"acting_user_id": ALICE.id},  # no exp
-    {"exp": "9999999999", "acting_user_id": ALICE.id},  # exp not a number
-    {"exp": None, "acting_user_id": ALICE.id},
-], ids=["no-exp", "exp-string", "exp-null"])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"acting_user_id": ALICE.id},  # no exp
+        {"exp": "9999999999", "acting_user_id": ALICE.id},  # exp not a number
+        {"exp": None, "acting_user_id": ALICE.id},
+    ],
+    ids=["no-exp", "exp-string", "exp-null"],
+)
 def test_exp_is_required(plugin, requests_mock, claims):
     assert_refused(post(plugin, info_request(plugin), "Bearer " + jwt.encode(claims, APP_SECRET, algorithm="HS256")))
 
@@ -132,8 +140,12 @@ def test_the_leeway_is_small(plugin, requests_mock):
 def test_a_users_jwt_cannot_carry_another_users_context(plugin, requests_mock):
     """Alice holds a genuine JWT for herself and forges a context naming the admin, to configure the client."""
     plugin.configure()
-    body = plugin.request("/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                          values={"client_id": CLIENT_ID, "client_secret": "attacker-secret"})
+    body = plugin.request(
+        "/configure/submit",
+        CONFIGURE_SUBMIT_EXPAND,
+        user=ADMIN,
+        values={"client_id": CLIENT_ID, "client_secret": "attacker-secret"},
+    )
     assert_refused(post(plugin, body, "Bearer " + sign_jwt(APP_SECRET, ALICE.id)), "acting user")
     # A JWT with no acting_user_id (a ping's, or a notification's) cannot carry an acting user either.
     assert_refused(post(plugin, body, "Bearer " + sign_jwt(APP_SECRET, "")), "acting user")

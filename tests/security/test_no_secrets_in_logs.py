@@ -38,10 +38,23 @@ class Flow:
     def __init__(self, provider: RotatingProvider, mattermost: FakeMattermost, **settings) -> None:
         self.provider = provider
         self.mattermost = mattermost
-        self.installed = InstalledApp(app_id="google-oauth2", root_url="http://app.test", secret=APP_SECRET, bot=BOT,
-                                      bot_access_token=BOT_SESSION, site_url=mattermost.url)
-        self.app = create_app(make_settings(app_secret=APP_SECRET, token_encryption_keys=(TOKEN_KEY, OLD_TOKEN_KEY),
-                                            log_level="DEBUG", **provider_settings_overrides(provider.url), **settings))
+        self.installed = InstalledApp(
+            app_id="google-oauth2",
+            root_url="http://app.test",
+            secret=APP_SECRET,
+            bot=BOT,
+            bot_access_token=BOT_SESSION,
+            site_url=mattermost.url,
+        )
+        self.app = create_app(
+            make_settings(
+                app_secret=APP_SECRET,
+                token_encryption_keys=(TOKEN_KEY, OLD_TOKEN_KEY),
+                log_level="DEBUG",
+                **provider_settings_overrides(provider.url),
+                **settings,
+            )
+        )
         self.client = self.app.test_client()
         self.jwts: list[str] = []
         self.states: list[str] = []
@@ -50,9 +63,14 @@ class Flow:
         from tests.apps_plugin.protocol import build_call_request
 
         stored = self.mattermost.stored.get(user.id)
-        body = build_call_request(self.installed, {"path": path, "expand": expand}, acting_user=user,
-                                  acting_user_access_token=SESSION_TOKENS[user.id],
-                                  stored_oauth2_user=stored if stored else None, values=values)
+        body = build_call_request(
+            self.installed,
+            {"path": path, "expand": expand},
+            acting_user=user,
+            acting_user_access_token=SESSION_TOKENS[user.id],
+            stored_oauth2_user=stored if stored else None,
+            values=values,
+        )
         headers = headers or call_headers(self.installed, body)
         self.jwts.append(headers.get("Mattermost-App-Authorization", "").removeprefix("Bearer "))
         response = self.client.post(path, data=json.dumps(body), headers=headers)
@@ -75,18 +93,29 @@ class Flow:
     def secrets(self) -> list[str]:
         pkce_key = derive_key(APP_SECRET, "pkce")
         token_key = derive_key(APP_SECRET, "token-encryption")
-        found = [APP_SECRET, CLIENT_SECRET, TOKEN_KEY, OLD_TOKEN_KEY, BOT_SESSION, *SESSION_TOKENS.values(),
-                 derive_fernet_key(APP_SECRET), pkce_key.hex(), token_key.hex(),
-                 base64.urlsafe_b64encode(pkce_key).decode(), base64.b64encode(pkce_key).decode(),
-                 *(Fernet(k)._signing_key.hex() for k in (TOKEN_KEY, OLD_TOKEN_KEY)),
-                 *(Fernet(k)._encryption_key.hex() for k in (TOKEN_KEY, OLD_TOKEN_KEY)),
-                 *self.provider.issued, *(j for j in self.jwts if j),
-                 *(pkce.code_verifier(pkce_key, s) for s in self.states)]
+        found = [
+            APP_SECRET,
+            CLIENT_SECRET,
+            TOKEN_KEY,
+            OLD_TOKEN_KEY,
+            BOT_SESSION,
+            *SESSION_TOKENS.values(),
+            derive_fernet_key(APP_SECRET),
+            pkce_key.hex(),
+            token_key.hex(),
+            base64.urlsafe_b64encode(pkce_key).decode(),
+            base64.b64encode(pkce_key).decode(),
+            *(Fernet(k)._signing_key.hex() for k in (TOKEN_KEY, OLD_TOKEN_KEY)),
+            *(Fernet(k)._encryption_key.hex() for k in (TOKEN_KEY, OLD_TOKEN_KEY)),
+            *self.provider.issued,
+            *(j for j in self.jwts if j),
+            *(pkce.code_verifier(pkce_key, s) for s in self.states),
+        ]
         return [s for s in found if s]
 
 
 def leaked(text: str, secret: str, window: int = 8) -> list[str]:
-    return sorted({secret[i:i + window] for i in range(len(secret) - window + 1) if secret[i:i + window] in text})
+    return sorted({secret[i : i + window] for i in range(len(secret) - window + 1) if secret[i : i + window] in text})
 
 
 @pytest.fixture
@@ -98,8 +127,15 @@ def flow(insecure_transport):
 
 def run_everything(flow: Flow) -> None:
     """The whole flow with LOG_LEVEL=DEBUG, then every failure path that logs."""
-    assert flow.call("/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                     values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})["type"] == "ok"
+    assert (
+        flow.call(
+            "/configure/submit",
+            CONFIGURE_SUBMIT_EXPAND,
+            user=ADMIN,
+            values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        )["type"]
+        == "ok"
+    )
     flow.installed.oauth2_app = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     assert flow.call("/configure/form", CONFIGURE_SUBMIT_EXPAND, user=ADMIN)["type"] == "form"
     assert flow.call("/commands/connect", CONNECT_EXPAND)["type"] == "ok"
@@ -110,15 +146,23 @@ def run_everything(flow: Flow) -> None:
     assert flow.call("/commands/events", TOKEN_USE_EXPAND)["type"] == "ok"
 
     # Failure paths.
-    bad_jwt = {"Content-Type": "application/json",
-               "Mattermost-App-Authorization": "Bearer " + sign_jwt("wrong-" + APP_SECRET, ALICE.id)}
+    bad_jwt = {
+        "Content-Type": "application/json",
+        "Mattermost-App-Authorization": "Bearer " + sign_jwt("wrong-" + APP_SECRET, ALICE.id),
+    }
     assert flow.call("/commands/info", TOKEN_USE_EXPAND, headers=bad_jwt)["type"] == "error"
     unknown_code = "4/0A-" + secrets.token_urlsafe(20)
     flow.provider.issued.append(unknown_code)
-    assert flow.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND,
-                     values={"state": "s." + ALICE.id, "code": unknown_code})["type"] == "error"
-    assert flow.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND,
-                     values={"state": "s." + ALICE.id, "error": "access_denied"})["type"] == "error"
+    assert (
+        flow.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND, values={"state": "s." + ALICE.id, "code": unknown_code})["type"]
+        == "error"
+    )
+    assert (
+        flow.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND, values={"state": "s." + ALICE.id, "error": "access_denied"})[
+            "type"
+        ]
+        == "error"
+    )
     flow.provider.route("GET", flow.provider.CALENDAR_EVENTS, lambda r: (503, "busy"))
     assert flow.call("/commands/events", TOKEN_USE_EXPAND)["type"] == "error"  # retried twice, then given up
     flow.expire_token()
@@ -133,8 +177,9 @@ def run_everything(flow: Flow) -> None:
         grant.revoked = True
     flow.expire_token()
     assert flow.call("/commands/info", TOKEN_USE_EXPAND)["type"] == "error"  # invalid_grant: cleared
-    flow.mattermost.stored[ALICE.id] = json.dumps({"v": 1, "fernet": Fernet(Fernet.generate_key()).encrypt(
-        b'{"access_token": "x"}').decode()}).encode()
+    flow.mattermost.stored[ALICE.id] = json.dumps(
+        {"v": 1, "fernet": Fernet(Fernet.generate_key()).encrypt(b'{"access_token": "x"}').decode()}
+    ).encode()
     assert flow.call("/commands/info", TOKEN_USE_EXPAND)["type"] == "error"  # unreadable
 
     assert flow.connect() == {"type": "ok"}
@@ -145,8 +190,9 @@ def test_no_secret_in_any_log_line_or_output_at_debug(flow, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     run_everything(flow)
     captured = capsys.readouterr()
-    text = "\n".join([caplog.text, captured.out, captured.err,
-                      *(repr(r.args) for r in caplog.records), *(str(r.msg) for r in caplog.records)])
+    text = "\n".join(
+        [caplog.text, captured.out, captured.err, *(repr(r.args) for r in caplog.records), *(str(r.msg) for r in caplog.records)]
+    )
     assert logging.getLogger().getEffectiveLevel() == logging.DEBUG  # LOG_LEVEL=DEBUG took effect
     assert len(caplog.records) >= 8  # every failure path logged its line: this is not a vacuous pass
     secret_list = flow.secrets()

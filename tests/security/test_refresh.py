@@ -27,8 +27,9 @@ from .support import FakeMattermost, RotatingProvider, a_record, post_call, prov
 def test_the_margin_boundary():
     record = a_record()
     now = 1_000_000.0
-    at = TokenRecord(record.access_token, record.refresh_token, now + REFRESH_MARGIN_SECONDS, record.scope,
-                     record.token_type, record.identity)
+    at = TokenRecord(
+        record.access_token, record.refresh_token, now + REFRESH_MARGIN_SECONDS, record.scope, record.token_type, record.identity
+    )
     assert REFRESH_MARGIN_SECONDS == 60
     assert at.is_stale(margin=60, now=now)  # expires exactly at the margin: refresh
     assert not at.is_stale(margin=60, now=now - 0.001)  # a millisecond more: keep
@@ -36,8 +37,11 @@ def test_the_margin_boundary():
     assert not unknown.is_stale(margin=60, now=now)  # no expiry given: used until the API refuses it
 
 
-@pytest.mark.parametrize(("expires_in", "refreshes"), [(3600, 0), (65, 0), (55, 1), (-3600, 1)],
-                         ids=["an-hour", "just-outside-the-margin", "inside-the-margin", "expired"])
+@pytest.mark.parametrize(
+    ("expires_in", "refreshes"),
+    [(3600, 0), (65, 0), (55, 1), (-3600, 1)],
+    ids=["an-hour", "just-outside-the-margin", "inside-the-margin", "expired"],
+)
 def test_refresh_only_when_stale(plugin, requests_mock, expires_in, refreshes):
     plugin.configure()
     services = plugin.client.application.extensions["services"]
@@ -72,8 +76,9 @@ class Rig:
     def connect(self, plugin: FakePlugin, *, expires_in: float) -> TokenRecord:
         access, refresh = self.provider.new_grant()
         record = a_record(access_token=access, refresh_token=refresh, expires_in=expires_in)
-        self.mattermost.stored[ALICE.id] = json.dumps(plugin.client.application.extensions["services"]
-                                                      .tokens._cipher.seal(record)).encode()
+        self.mattermost.stored[ALICE.id] = json.dumps(
+            plugin.client.application.extensions["services"].tokens._cipher.seal(record)
+        ).encode()
         return record
 
     def info_request(self, plugin: FakePlugin) -> dict:
@@ -82,8 +87,7 @@ class Rig:
         return plugin.request("/commands/info", TOKEN_USE_EXPAND)
 
     def stored_record(self, plugin: FakePlugin) -> TokenRecord:
-        return plugin.client.application.extensions["services"].tokens._cipher.open(
-            json.loads(self.mattermost.stored[ALICE.id]))
+        return plugin.client.application.extensions["services"].tokens._cipher.open(json.loads(self.mattermost.stored[ALICE.id]))
 
 
 @pytest.fixture
@@ -150,8 +154,10 @@ def test_without_the_lock_and_the_memory_the_race_revokes_the_grant(rig, monkeyp
     plugin = rig.instance()
     rig.connect(plugin, expires_in=-5)
     first, second = rig.info_request(plugin), rig.info_request(plugin)
-    answers = race(lambda: post_call(plugin.client.application.test_client(), rig.installed, first),
-                   lambda: post_call(plugin.client.application.test_client(), rig.installed, second))
+    answers = race(
+        lambda: post_call(plugin.client.application.test_client(), rig.installed, first),
+        lambda: post_call(plugin.client.application.test_client(), rig.installed, second),
+    )
     assert rig.provider.replays == 1 and rig.provider.live_grants == 0
     assert any(a["type"] == "error" and "/google connect" in a["text"] for a in answers), answers
 

@@ -30,9 +30,14 @@ def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def make_record(*, access_token: str = "ya29.fresh-access", refresh_token: str | None = "1//refresh-token",
-                expires_in: float | None = 3000, scope: str = "openid email",
-                identity: Identity = GOOGLE_IDENTITY) -> TokenRecord:
+def make_record(
+    *,
+    access_token: str = "ya29.fresh-access",
+    refresh_token: str | None = "1//refresh-token",
+    expires_in: float | None = 3000,
+    scope: str = "openid email",
+    identity: Identity = GOOGLE_IDENTITY,
+) -> TokenRecord:
     expires_at = time.time() + expires_in if expires_in is not None else None
     return TokenRecord(access_token, refresh_token, expires_at, scope, "Bearer", identity)
 

@@ -56,8 +56,10 @@ def test_as_bot_uses_the_bot_token(requests_mock):
 
 @pytest.mark.parametrize(
     ("build", "missing", "which"),
-    [(AppsClient.as_acting_user, "acting_user_access_token", "acting_user_access_token"),
-     (AppsClient.as_bot, "bot_access_token", "bot_access_token")],
+    [
+        (AppsClient.as_acting_user, "acting_user_access_token", "acting_user_access_token"),
+        (AppsClient.as_bot, "bot_access_token", "bot_access_token"),
+    ],
     ids=["acting user", "bot"],
 )
 def test_a_missing_token_is_refused_before_any_request(requests_mock, build, missing, which):
@@ -117,8 +119,14 @@ def test_store_oauth2_user_sends_the_record(apps, requests_mock):
 
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [("", None), ("   ", None), ("null", None), ('{"v":1,"fernet":"abc"}', {"v": 1, "fernet": "abc"}), ('"text"', "text"),
-     ("[1,2]", [1, 2])],
+    [
+        ("", None),
+        ("   ", None),
+        ("null", None),
+        ('{"v":1,"fernet":"abc"}', {"v": 1, "fernet": "abc"}),
+        ('"text"', "text"),
+        ("[1,2]", [1, 2]),
+    ],
     ids=["never stored (empty body)", "whitespace", "null", "object", "string", "array"],
 )
 def test_get_oauth2_user(apps, requests_mock, body, expected):
@@ -238,13 +246,22 @@ def test_a_long_direct_message_is_not_limited_to_8_kib(apps, requests_mock):
 @pytest.mark.parametrize(
     ("status", "body", "expected_message"),
     [
-        (401, "user ID is required: unauthorized",
-         "Mattermost refused to store your connection (user ID is required: unauthorized)."),
-        (401, "not an app session: unauthorized",
-         "Mattermost refused to store your connection (not an app session: unauthorized)."),
+        (
+            401,
+            "user ID is required: unauthorized",
+            "Mattermost refused to store your connection (user ID is required: unauthorized).",
+        ),
+        (
+            401,
+            "not an app session: unauthorized",
+            "Mattermost refused to store your connection (not an app session: unauthorized).",
+        ),
         (403, "forbidden", "Mattermost refused to store your connection (forbidden)."),
-        (400, "payload is not valid JSON: invalid input",
-         "Mattermost failed to store your connection (HTTP 400); please try again."),
+        (
+            400,
+            "payload is not valid JSON: invalid input",
+            "Mattermost failed to store your connection (HTTP 400); please try again.",
+        ),
         (500, "size limit of 8Kb exceeded", "Mattermost failed to store your connection (HTTP 500); please try again."),
         (404, "404 page not found", "Mattermost failed to store your connection (HTTP 404); please try again."),
         (401, "", "Mattermost refused to store your connection (401)."),
@@ -269,8 +286,11 @@ def test_a_long_multiline_error_body_is_cut_to_one_line(apps, requests_mock):
     assert "\n" not in raised.value.detail and len(raised.value.detail) <= 200
 
 
-@pytest.mark.parametrize("exc", [requests.ConnectionError, requests.ConnectTimeout, requests.ReadTimeout],
-                         ids=["connection error", "connect timeout", "read timeout"])
+@pytest.mark.parametrize(
+    "exc",
+    [requests.ConnectionError, requests.ConnectTimeout, requests.ReadTimeout],
+    ids=["connection error", "connect timeout", "read timeout"],
+)
 def test_unreachable_mattermost_is_status_0(apps, requests_mock, exc):
     requests_mock.post(APPS_API + "/oauth2/user", exc=exc)
     with pytest.raises(MattermostError) as raised:
@@ -299,8 +319,11 @@ def test_send_direct_message_opens_the_channel_then_posts(requests_mock):
     assert {r.headers["Authorization"] for r in requests_mock.request_history} == {f"Bearer {BOT_TOKEN}"}
 
 
-@pytest.mark.parametrize("answer", [{"json": {}}, {"json": {"id": 5}}, {"text": ""}, {"status_code": 403, "text": "no"}],
-                         ids=["no id", "id not a string", "empty body", "403"])
+@pytest.mark.parametrize(
+    "answer",
+    [{"json": {}}, {"json": {"id": 5}}, {"text": ""}, {"status_code": 403, "text": "no"}],
+    ids=["no id", "id not a string", "empty body", "403"],
+)
 def test_a_failed_channel_open_posts_nothing(requests_mock, answer):
     bot = AppsClient.as_bot(context(), session=new_session(), timeout=3.0)
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", **answer)

@@ -57,8 +57,9 @@ def walk(bindings_list):
         (False, False, False, ["connect", "help"]),
     ],
 )
-def test_command_tree_for_each_kind_of_viewer(plugin, bindings_expand, connect_user, requests_mock,
-                                              is_admin, configured, connected, expected):
+def test_command_tree_for_each_kind_of_viewer(
+    plugin, bindings_expand, connect_user, requests_mock, is_admin, configured, connected, expected
+):
     user = ADMIN if is_admin else ALICE
     if configured:
         plugin.configure()

@@ -95,8 +95,9 @@ def test_disconnect_without_refresh_token_revokes_the_access_token(configured, c
     [{"status_code": 400, "json": {"error": "invalid_token"}}, {"status_code": 503}, {"exc": requests.ConnectTimeout}],
     ids=["400 already revoked", "503", "timeout"],
 )
-def test_disconnect_still_disconnects_when_revocation_fails_and_says_so(configured, connect_user, mattermost, requests_mock,
-                                                                       answer):
+def test_disconnect_still_disconnects_when_revocation_fails_and_says_so(
+    configured, connect_user, mattermost, requests_mock, answer
+):
     connect_user(ALICE)
     requests_mock.post(REVOKE_URL, **answer)
     result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
@@ -124,8 +125,10 @@ def test_disconnect_an_unreadable_record_clears_it(configured, mattermost, reque
     ("answer", "expected_text"),
     [
         ({"status_code": 500, "text": "boom"}, "Mattermost failed to store your connection (HTTP 500); please try again."),
-        ({"status_code": 401, "text": "not an app session: unauthorized"},
-         "Mattermost refused to store your connection (not an app session: unauthorized)."),
+        (
+            {"status_code": 401, "text": "not an app session: unauthorized"},
+            "Mattermost refused to store your connection (not an app session: unauthorized).",
+        ),
         ({"exc": requests.ConnectionError}, "Mattermost could not be reached from the app; please try again in a minute."),
     ],
     ids=["500", "401", "unreachable"],
@@ -144,8 +147,10 @@ def test_info_shows_the_connected_identity(configured, connect_user, requests_mo
     connect_user(ALICE, access_token="ya29.fresh")
     userinfo = requests_mock.get(USERINFO_URL, json=USERINFO)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result == {"type": "ok", "text": "Connected to Google as **Alice G**.\n- Email: alice@gmail.com\n"
-                                            f"- Google account ID: `{GOOGLE_IDENTITY.sub}`"}
+    assert result == {
+        "type": "ok",
+        "text": f"Connected to Google as **Alice G**.\n- Email: alice@gmail.com\n- Google account ID: `{GOOGLE_IDENTITY.sub}`",
+    }
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.fresh"
 
 
@@ -181,8 +186,9 @@ def test_info_with_an_unreadable_record_says_to_reconnect(configured, requests_m
 
 
 @pytest.mark.parametrize("expires_in", [-3600, -1, 30], ids=["expired an hour ago", "just expired", "expires in 30 s"])
-def test_stale_token_is_refreshed_and_the_new_record_stored_back(configured, connect_user, mattermost, requests_mock, cipher,
-                                                                  expires_in):
+def test_stale_token_is_refreshed_and_the_new_record_stored_back(
+    configured, connect_user, mattermost, requests_mock, cipher, expires_in
+):
     # hello-oauth2's inverted condition meant a refreshed token was never persisted.
     connect_user(ALICE, access_token="ya29.stale", refresh_token="1//keep", expires_in=expires_in)
     refresh = requests_mock.post(TOKEN_URL, json=REFRESHED)
@@ -221,19 +227,25 @@ def test_a_failed_store_of_the_refreshed_record_still_answers(configured, connec
 @pytest.mark.parametrize(
     "answer",
     [
-        {"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
-         "headers": JSON},
+        {
+            "status_code": 400,
+            "json": {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+            "headers": JSON,
+        },
         {"status_code": 400, "json": {"error": "invalid_grant", "error_subtype": "invalid_rapt"}, "headers": JSON},
     ],
     ids=["revoked", "invalid_rapt"],
 )
-def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(configured, connect_user, mattermost, requests_mock,
-                                                                         answer):
+def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(
+    configured, connect_user, mattermost, requests_mock, answer
+):
     connect_user(ALICE, expires_in=-1)
     requests_mock.post(TOKEN_URL, **answer)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result == {"type": "error", "text": "Google no longer accepts your connection (it was revoked or has expired): "
-                                               "run `/google connect` again."}
+    assert result == {
+        "type": "error",
+        "text": "Google no longer accepts your connection (it was revoked or has expired): run `/google connect` again.",
+    }
     assert stored_bodies(requests_mock) == [None]
     assert sent_to(requests_mock, USERINFO_URL) == []
 
@@ -249,16 +261,21 @@ def test_stale_token_without_refresh_token_clears_the_record(configured, connect
 @pytest.mark.parametrize(
     ("answer", "expected_text"),
     [
-        ({"status_code": 500, "text": "<html>"},
-         "Google could not be reached to refresh the access token; please try again in a minute."),
+        (
+            {"status_code": 500, "text": "<html>"},
+            "Google could not be reached to refresh the access token; please try again in a minute.",
+        ),
         ({"exc": requests.ReadTimeout}, "Google could not be reached to refresh the access token; please try again in a minute."),
-        ({"status_code": 401, "json": {"error": "invalid_client"}, "headers": JSON},
-         "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`."),
+        (
+            {"status_code": 401, "json": {"error": "invalid_client"}, "headers": JSON},
+            "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`.",
+        ),
     ],
     ids=["500", "timeout", "invalid_client"],
 )
-def test_refresh_failure_other_than_invalid_grant_keeps_the_record(configured, connect_user, requests_mock, answer,
-                                                                   expected_text):
+def test_refresh_failure_other_than_invalid_grant_keeps_the_record(
+    configured, connect_user, requests_mock, answer, expected_text
+):
     connect_user(ALICE, expires_in=-1)
     refresh = requests_mock.post(TOKEN_URL, **answer)
     assert configured.call(paths.INFO, TOKEN_USE_EXPAND) == {"type": "error", "text": expected_text}
@@ -284,7 +301,9 @@ def test_api_401_with_an_unexpired_token_refreshes_once_and_retries(configured, 
     assert result["type"] == "ok" and "alice@gmail.com" in result["text"]
     assert refresh.call_count == 1 and userinfo.call_count == 2
     assert [r.headers["Authorization"] for r in userinfo.request_history] == [
-        "Bearer ya29.revoked-early", "Bearer ya29.refreshed"]
+        "Bearer ya29.revoked-early",
+        "Bearer ya29.refreshed",
+    ]
     assert cipher.open(stored_bodies(requests_mock)[0]).access_token == "ya29.refreshed"
 
 
@@ -309,22 +328,30 @@ def test_api_401_then_invalid_grant_clears_the_record(configured, connect_user, 
 @pytest.mark.parametrize(
     ("answer", "expected_text"),
     [
-        ({"status_code": 403,
-          "json": {"error": {"code": 403, "message": "Insufficient Permission", "status": "PERMISSION_DENIED"}}},
-         "Google refused to read your profile (PERMISSION_DENIED): run `/google connect` again and allow the requested access."),
+        (
+            {
+                "status_code": 403,
+                "json": {"error": {"code": 403, "message": "Insufficient Permission", "status": "PERMISSION_DENIED"}},
+            },
+            "Google refused to read your profile (PERMISSION_DENIED): "
+            "run `/google connect` again and allow the requested access.",
+        ),
         ({"status_code": 500}, "Google could not be reached to read your profile; please try again in a minute."),
         ({"status_code": 503}, "Google could not be reached to read your profile; please try again in a minute."),
         ({"status_code": 429}, "Google could not be reached to read your profile; please try again in a minute."),
         ({"exc": requests.ReadTimeout}, "Google could not be reached to read your profile; please try again in a minute."),
         ({"exc": requests.ConnectionError}, "Google could not be reached to read your profile; please try again in a minute."),
         ({"text": "<html>"}, "Google gave an answer the app could not use while trying to read your profile; please try again."),
-        ({"json": ["not", "an", "object"]},
-         "Google gave an answer the app could not use while trying to read your profile; please try again."),
+        (
+            {"json": ["not", "an", "object"]},
+            "Google gave an answer the app could not use while trying to read your profile; please try again.",
+        ),
     ],
     ids=["403", "500", "503", "429", "timeout", "unreachable", "not json", "not an object"],
 )
-def test_api_failure_is_a_clear_sentence_and_nothing_is_stored_or_refreshed(configured, connect_user, requests_mock, answer,
-                                                                           expected_text):
+def test_api_failure_is_a_clear_sentence_and_nothing_is_stored_or_refreshed(
+    configured, connect_user, requests_mock, answer, expected_text
+):
     connect_user(ALICE, expires_in=3000)
     requests_mock.get(USERINFO_URL, **answer)
     assert configured.call(paths.INFO, TOKEN_USE_EXPAND) == {"type": "error", "text": expected_text}
@@ -360,72 +387,107 @@ def test_events_asks_for_the_next_5_single_events_from_now(configured, connect_u
 
 def test_events_lists_timed_and_all_day_events_in_the_users_time_zone(configured, connect_user, requests_mock, paris_user):
     connect_user(paris_user)
-    requests_mock.get(EVENTS_URL, json={"items": [
-        event("Standup", {"dateTime": "2030-01-02T09:00:00Z"}, {"dateTime": "2030-01-02T09:15:00Z"},
-              htmlLink="https://calendar.google.com/event?eid=1"),
-        event("Offsite", {"date": "2030-01-03"}, {"date": "2030-01-04"}),
-        event("Night train", {"dateTime": "2030-01-04T22:00:00+01:00"}, {"dateTime": "2030-01-05T07:00:00+01:00"}),
-    ]})
+    requests_mock.get(
+        EVENTS_URL,
+        json={
+            "items": [
+                event(
+                    "Standup",
+                    {"dateTime": "2030-01-02T09:00:00Z"},
+                    {"dateTime": "2030-01-02T09:15:00Z"},
+                    htmlLink="https://calendar.google.com/event?eid=1",
+                ),
+                event("Offsite", {"date": "2030-01-03"}, {"date": "2030-01-04"}),
+                event("Night train", {"dateTime": "2030-01-04T22:00:00+01:00"}, {"dateTime": "2030-01-05T07:00:00+01:00"}),
+            ]
+        },
+    )
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND, user=paris_user)
-    assert result == {"type": "ok", "text": "\n".join([
-        "Your next 3 events (Europe/Paris):",
-        "- **Wed 02 Jan, 10:00–10:15** [Standup](https://calendar.google.com/event?eid=1)",
-        "- **Thu 03 Jan, all day** Offsite",
-        "- **Fri 04 Jan, 22:00 – Sat 05 Jan, 07:00** Night train",
-    ])}
+    assert result == {
+        "type": "ok",
+        "text": "\n".join(
+            [
+                "Your next 3 events (Europe/Paris):",
+                "- **Wed 02 Jan, 10:00–10:15** [Standup](https://calendar.google.com/event?eid=1)",
+                "- **Thu 03 Jan, all day** Offsite",
+                "- **Fri 04 Jan, 22:00 – Sat 05 Jan, 07:00** Night train",
+            ]
+        ),
+    }
 
 
 def test_events_without_a_user_time_zone_are_shown_in_utc(configured, connect_user, requests_mock):
     connect_user(ALICE)
-    api = requests_mock.get(EVENTS_URL, json={"items": [
-        event("Standup", {"dateTime": "2030-01-02T09:00:00+01:00"}, {"dateTime": "2030-01-02T09:15:00+01:00"})]})
+    api = requests_mock.get(
+        EVENTS_URL,
+        json={"items": [event("Standup", {"dateTime": "2030-01-02T09:00:00+01:00"}, {"dateTime": "2030-01-02T09:15:00+01:00"})]},
+    )
     text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
     assert text == "Your next 1 event (UTC):\n- **Wed 02 Jan, 08:00–08:15** Standup"
     assert "timeZone" not in parse_qs(urlsplit(api.last_request.url).query)
 
 
 def test_events_automatic_time_zone_is_used_when_the_user_chose_it(configured, connect_user, requests_mock):
-    tokyo = replace(ALICE, timezone={"automaticTimezone": "Asia/Tokyo", "manualTimezone": "Europe/Paris",
-                                     "useAutomaticTimezone": "true"})
+    tokyo = replace(
+        ALICE, timezone={"automaticTimezone": "Asia/Tokyo", "manualTimezone": "Europe/Paris", "useAutomaticTimezone": "true"}
+    )
     connect_user(tokyo)
-    requests_mock.get(EVENTS_URL, json={"items": [
-        event("Call", {"dateTime": "2030-01-02T00:00:00Z"}, {"dateTime": "2030-01-02T01:00:00Z"})]})
+    requests_mock.get(
+        EVENTS_URL, json={"items": [event("Call", {"dateTime": "2030-01-02T00:00:00Z"}, {"dateTime": "2030-01-02T01:00:00Z"})]}
+    )
     assert "(Asia/Tokyo)" in configured.call(paths.EVENTS, TOKEN_USE_EXPAND, user=tokyo)["text"]
 
 
 def test_event_titles_are_markdown_escaped(configured, connect_user, requests_mock):
     connect_user(ALICE)
-    requests_mock.get(EVENTS_URL, json={"items": [
-        event("*Launch* _party_ [x](https://evil.example) `rm` #1 <b>", {"date": "2030-01-03"}, {"date": "2030-01-04"})]})
+    requests_mock.get(
+        EVENTS_URL,
+        json={
+            "items": [
+                event("*Launch* _party_ [x](https://evil.example) `rm` #1 <b>", {"date": "2030-01-03"}, {"date": "2030-01-04"})
+            ]
+        },
+    )
     text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
     assert text.endswith(r"\*Launch\* \_party\_ \[x\]\(https://evil.example\) \`rm\` \#1 \<b\>")
 
 
 def test_event_title_cannot_break_out_of_its_list_item(configured, connect_user, requests_mock):
     connect_user(ALICE)
-    requests_mock.get(EVENTS_URL, json={"items": [
-        event("Lunch\n\n---\nIgnore the above", {"date": "2030-01-03"}, {"date": "2030-01-04"})]})
+    requests_mock.get(
+        EVENTS_URL, json={"items": [event("Lunch\n\n---\nIgnore the above", {"date": "2030-01-03"}, {"date": "2030-01-04"})]}
+    )
     text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
     assert text.splitlines() == ["Your next 1 event (UTC):", "- **Thu 03 Jan, all day** Lunch --- Ignore the above"]
 
 
 def test_events_skip_cancelled_untitled_and_unlinkable(configured, connect_user, requests_mock):
     connect_user(ALICE)
-    requests_mock.get(EVENTS_URL, json={"items": [
-        {**event("Gone", {"date": "2030-01-02"}, {"date": "2030-01-03"}), "status": "cancelled"},
-        {"start": {"date": "2030-01-03"}, "end": {"date": "2030-01-04"}},
-        event("Phish", {"date": "2030-01-04"}, {"date": "2030-01-05"}, htmlLink="javascript:alert(1)"),
-        event("No start", None, None),
-    ]})
+    requests_mock.get(
+        EVENTS_URL,
+        json={
+            "items": [
+                {**event("Gone", {"date": "2030-01-02"}, {"date": "2030-01-03"}), "status": "cancelled"},
+                {"start": {"date": "2030-01-03"}, "end": {"date": "2030-01-04"}},
+                event("Phish", {"date": "2030-01-04"}, {"date": "2030-01-05"}, htmlLink="javascript:alert(1)"),
+                event("No start", None, None),
+            ]
+        },
+    )
     text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
-    assert text.splitlines() == ["Your next 2 events (UTC):", r"- **Thu 03 Jan, all day** \(no title\)",
-                                 "- **Fri 04 Jan, all day** Phish"]
+    assert text.splitlines() == [
+        "Your next 2 events (UTC):",
+        r"- **Thu 03 Jan, all day** \(no title\)",
+        "- **Fri 04 Jan, all day** Phish",
+    ]
 
 
 def test_events_show_at_most_5(configured, connect_user, requests_mock):
     connect_user(ALICE)
-    requests_mock.get(EVENTS_URL, json={"items": [
-        event(f"E{i}", {"date": f"2030-01-{i + 1:02d}"}, {"date": f"2030-01-{i + 2:02d}"}) for i in range(7)]})
+    requests_mock.get(
+        EVENTS_URL,
+        json={"items": [event(f"E{i}", {"date": f"2030-01-{i + 1:02d}"}, {"date": f"2030-01-{i + 2:02d}"}) for i in range(7)]},
+    )
     assert len(configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"].splitlines()) == 6
 
 
@@ -434,18 +496,27 @@ def test_events_on_an_empty_calendar(configured, connect_user, requests_mock, bo
     connect_user(ALICE)
     requests_mock.get(EVENTS_URL, json=body)
     assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND) == {
-        "type": "ok", "text": "You have no upcoming events on your primary Google calendar."}
+        "type": "ok",
+        "text": "You have no upcoming events on your primary Google calendar.",
+    }
 
 
 def test_events_without_calendar_scope_say_to_reconnect_and_allow_access(configured, connect_user, requests_mock):
     # Granular consent: the user may untick calendar access and Google then answers 403.
     connect_user(ALICE, scope="openid email")
-    requests_mock.get(EVENTS_URL, status_code=403,
-                      json={"error": {"code": 403, "message": "Request had insufficient authentication scopes.",
-                                      "status": "PERMISSION_DENIED"}})
+    requests_mock.get(
+        EVENTS_URL,
+        status_code=403,
+        json={
+            "error": {"code": 403, "message": "Request had insufficient authentication scopes.", "status": "PERMISSION_DENIED"}
+        },
+    )
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
-    assert result == {"type": "error", "text": "Google refused to list your events (PERMISSION_DENIED): "
-                                               "run `/google connect` again and allow the requested access."}
+    assert result == {
+        "type": "error",
+        "text": "Google refused to list your events (PERMISSION_DENIED): "
+        "run `/google connect` again and allow the requested access.",
+    }
     assert urls(requests_mock) == [("GET", EVENTS_URL)]
 
 
@@ -494,4 +565,3 @@ def test_help_when_not_configured_says_to_ask_an_admin(plugin):
 
 def test_help_when_configured_does_not_mention_configuring(configured):
     assert messages.NOT_CONFIGURED not in configured.call(paths.HELP, HELP_EXPAND)["text"]
-

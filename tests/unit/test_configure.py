@@ -123,12 +123,18 @@ def test_values_are_trimmed(plugin, mattermost):
 
 def test_remote_root_url_and_data_are_carried_over(plugin, mattermost):
     # POST /oauth2/app replaces the whole record: what the form does not show would otherwise be wiped.
-    plugin.installed.oauth2_app = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                   "remote_root_url": "https://accounts.google.com", "data": {"domain": "example.com"}}
+    plugin.installed.oauth2_app = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "remote_root_url": "https://accounts.google.com",
+        "data": {"domain": "example.com"},
+    }
     submit(plugin, client_id=NEW_ID, client_secret="")
     assert json.loads(mattermost.oauth2_app.last_request.body) == {
-        "client_id": NEW_ID, "client_secret": CLIENT_SECRET,
-        "remote_root_url": "https://accounts.google.com", "data": {"domain": "example.com"},
+        "client_id": NEW_ID,
+        "client_secret": CLIENT_SECRET,
+        "remote_root_url": "https://accounts.google.com",
+        "data": {"domain": "example.com"},
     }
 
 
@@ -155,16 +161,26 @@ def test_crafted_submit_from_a_non_admin_is_refused_and_nothing_is_stored(plugin
     [
         ({"client_secret": NEW_SECRET}, "The client ID is required."),
         ({"client_id": "  ", "client_secret": NEW_SECRET}, "The client ID is required."),
-        ({"client_id": "1234 5678.apps.googleusercontent.com", "client_secret": NEW_SECRET},
-         "The client ID must be one word of at most 512 characters."),
+        (
+            {"client_id": "1234 5678.apps.googleusercontent.com", "client_secret": NEW_SECRET},
+            "The client ID must be one word of at most 512 characters.",
+        ),
         ({"client_id": "1234\t5678", "client_secret": NEW_SECRET}, "The client ID must be one word of at most 512 characters."),
         ({"client_id": "x" * 513, "client_secret": NEW_SECRET}, "The client ID must be one word of at most 512 characters."),
         ({"client_id": CLIENT_ID, "client_secret": "s" * 513}, "The client secret must be at most 512 characters."),
         ({"client_id": CLIENT_ID}, "The client secret is required: none is stored yet."),
         ({"client_id": CLIENT_ID, "client_secret": ""}, "The client secret is required: none is stored yet."),
     ],
-    ids=["no id", "blank id", "id with a space", "id with a tab", "id too long", "secret too long",
-         "first configure without secret", "first configure with empty secret"],
+    ids=[
+        "no id",
+        "blank id",
+        "id with a space",
+        "id with a tab",
+        "id too long",
+        "secret too long",
+        "first configure without secret",
+        "first configure with empty secret",
+    ],
 )
 def test_invalid_submit_is_refused_and_nothing_is_stored(plugin, requests_mock, values, expected_text):
     result = submit(plugin, **values)
@@ -188,14 +204,22 @@ def test_select_shaped_values_are_read(plugin, mattermost):
 @pytest.mark.parametrize(
     ("answer", "expected_text"),
     [
-        ({"status_code": 401,
-          "text": "access to this operation is limited to users with permission: manage_system: unauthorized"},
-         "Mattermost refused to store the OAuth2 client "
-         "(access to this operation is limited to users with permission: manage_system: unauthorized)."),
-        ({"status_code": 401, "text": "not an app session: unauthorized"},
-         "Mattermost refused to store the OAuth2 client (not an app session: unauthorized)."),
-        ({"status_code": 500, "text": "size limit of 8Kb exceeded"},
-         "Mattermost failed to store the OAuth2 client (HTTP 500); please try again."),
+        (
+            {
+                "status_code": 401,
+                "text": "access to this operation is limited to users with permission: manage_system: unauthorized",
+            },
+            "Mattermost refused to store the OAuth2 client "
+            "(access to this operation is limited to users with permission: manage_system: unauthorized).",
+        ),
+        (
+            {"status_code": 401, "text": "not an app session: unauthorized"},
+            "Mattermost refused to store the OAuth2 client (not an app session: unauthorized).",
+        ),
+        (
+            {"status_code": 500, "text": "size limit of 8Kb exceeded"},
+            "Mattermost failed to store the OAuth2 client (HTTP 500); please try again.",
+        ),
         ({"exc": requests.ConnectionError}, "Mattermost could not be reached from the app; please try again in a minute."),
         ({"exc": requests.Timeout}, "Mattermost could not be reached from the app; please try again in a minute."),
     ],
@@ -209,7 +233,8 @@ def test_mattermost_failure_is_one_clear_sentence(plugin, requests_mock, answer,
 
 
 def test_missing_acting_user_token_is_explained(plugin, requests_mock):
-    result = submit(plugin, expand={"acting_user": "summary", "oauth2_app": "all"}, client_id=CLIENT_ID,
-                    client_secret=CLIENT_SECRET)
+    result = submit(
+        plugin, expand={"acting_user": "summary", "oauth2_app": "all"}, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
     assert result["type"] == "error" and "acting_user_access_token" in result["text"]
     assert requests_mock.request_history == []

@@ -152,8 +152,13 @@ def test_unknown_static_file_is_404(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/static/..%2Fapp.py", "/static/%2e%2e%2fsettings.py", "/static/..%2F..%2Fetc%2Fpasswd", "/static/../app.py",
-     "/static/%2Fetc%2Fpasswd"],
+    [
+        "/static/..%2Fapp.py",
+        "/static/%2e%2e%2fsettings.py",
+        "/static/..%2F..%2Fetc%2Fpasswd",
+        "/static/../app.py",
+        "/static/%2Fetc%2Fpasswd",
+    ],
 )
 def test_static_refuses_path_traversal(client, path):
     response = client.get(path)

@@ -108,9 +108,26 @@ RS256 = jwt.encode(claims_for(), RSA_KEY, algorithm="RS256")
         ("Bearer " + sign_jwt(APP_SECRET, ADMIN.id), "acting user does not match"),
         ("Bearer " + sign_jwt(APP_SECRET), "acting user does not match"),
     ],
-    ids=["missing", "empty", "basic scheme", "token scheme", "bearer without token", "no scheme", "bad signature",
-         "empty-key signature", "expired", "alg none", "HS512", "RS256", "no exp", "exp not a number", "garbage",
-         "acting_user_id not a string", "acting_user_id of someone else", "acting_user_id missing"],
+    ids=[
+        "missing",
+        "empty",
+        "basic scheme",
+        "token scheme",
+        "bearer without token",
+        "no scheme",
+        "bad signature",
+        "empty-key signature",
+        "expired",
+        "alg none",
+        "HS512",
+        "RS256",
+        "no exp",
+        "exp not a number",
+        "garbage",
+        "acting_user_id not a string",
+        "acting_user_id of someone else",
+        "acting_user_id missing",
+    ],
 )
 def test_bad_jwt_is_refused_with_a_helpful_200_error(plugin, requests_mock, header, expected_in_text):
     result = post(plugin, header)
@@ -122,9 +139,14 @@ def test_bad_jwt_is_refused_with_a_helpful_200_error(plugin, requests_mock, head
 
 def test_refused_call_runs_nothing_and_stores_nothing(plugin, requests_mock):
     # An unsigned caller posing as an admin must not reach POST /oauth2/app.
-    result = post(plugin, "Bearer " + sign_jwt("forged-secret-0123456789abcdef0123456", ADMIN.id),
-                  path=paths.CONFIGURE_SUBMIT, expand=CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                  values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    result = post(
+        plugin,
+        "Bearer " + sign_jwt("forged-secret-0123456789abcdef0123456", ADMIN.id),
+        path=paths.CONFIGURE_SUBMIT,
+        expand=CONFIGURE_SUBMIT_EXPAND,
+        user=ADMIN,
+        values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    )
     assert result["type"] == "error" and SECRET_HINT in result["text"]
     assert requests_mock.request_history == []
 
@@ -135,20 +157,49 @@ def test_the_jwt_is_checked_before_the_body_is_parsed(plugin):
     assert SECRET_HINT in response.get_json()["text"]
 
 
-@pytest.mark.parametrize("path", sorted({paths.BINDINGS, paths.OAUTH2_CONNECT, paths.OAUTH2_COMPLETE, paths.CONFIGURE_FORM,
-                                         paths.CONFIGURE_SUBMIT, paths.CONNECT, paths.DISCONNECT, paths.INFO, paths.EVENTS,
-                                         paths.HELP, paths.PING, paths.INSTALL}))
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        {
+            paths.BINDINGS,
+            paths.OAUTH2_CONNECT,
+            paths.OAUTH2_COMPLETE,
+            paths.CONFIGURE_FORM,
+            paths.CONFIGURE_SUBMIT,
+            paths.CONNECT,
+            paths.DISCONNECT,
+            paths.INFO,
+            paths.EVENTS,
+            paths.HELP,
+            paths.PING,
+            paths.INSTALL,
+        }
+    ),
+)
 def test_every_call_route_requires_the_jwt(client, path, requests_mock):
-    response = client.post(path, data=json.dumps({"path": path, "context": {"oauth2": {}}}),
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        path, data=json.dumps({"path": path, "context": {"oauth2": {}}}), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200
     assert response.get_json()["type"] == "error" and SECRET_HINT in response.get_json()["text"]
 
 
 def test_every_registered_call_route_is_in_the_jwt_table(client):
     posted = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
-    assert posted == {paths.BINDINGS, paths.OAUTH2_CONNECT, paths.OAUTH2_COMPLETE, paths.CONFIGURE_FORM, paths.CONFIGURE_SUBMIT,
-                      paths.CONNECT, paths.DISCONNECT, paths.INFO, paths.EVENTS, paths.HELP, paths.PING, paths.INSTALL}
+    assert posted == {
+        paths.BINDINGS,
+        paths.OAUTH2_CONNECT,
+        paths.OAUTH2_COMPLETE,
+        paths.CONFIGURE_FORM,
+        paths.CONFIGURE_SUBMIT,
+        paths.CONNECT,
+        paths.DISCONNECT,
+        paths.INFO,
+        paths.EVENTS,
+        paths.HELP,
+        paths.PING,
+        paths.INSTALL,
+    }
 
 
 @pytest.mark.parametrize("path", ["/manifest.json", "/static/icon.png", "/"])

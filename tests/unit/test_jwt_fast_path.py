@@ -50,8 +50,13 @@ def make_token(header: Any, claims: Any, secret: str = SECRET, *, tweak: str = "
 
 def pyjwt_decode(token: str, secret: str = SECRET) -> dict[str, Any] | None:
     try:
-        return jwt.decode(token, secret, algorithms=["HS256"],
-                          options={"require": ["exp"], "verify_signature": True, "verify_exp": True}, leeway=LEEWAY)
+        return jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp"], "verify_signature": True, "verify_exp": True},
+            leeway=LEEWAY,
+        )
     except jwt.PyJWTError:
         return None
 
@@ -64,8 +69,15 @@ def test_the_plugins_tokens_take_the_fast_path_with_pyjwts_claims():
         assert verify_call_jwt("Bearer " + token, SECRET) == fast
 
 
-@pytest.mark.parametrize("secret", ["", "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----",
-                                    "ssh-rsa AAAAB3NzaC1yc2E", '{"kty": "oct", "k": "c2VjcmV0"}'])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "",
+        "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----",
+        "ssh-rsa AAAAB3NzaC1yc2E",
+        '{"kty": "oct", "k": "c2VjcmV0"}',
+    ],
+)
 def test_secrets_pyjwt_refuses_never_take_the_fast_path(secret):
     token = make_token({"alg": "HS256", "typ": "JWT"}, {"exp": int(time.time()) + 900}, secret)
     assert _plugin_shaped_claims(token, secret, LEEWAY) is None
@@ -101,8 +113,12 @@ claim_sets = st.fixed_dictionaries(
 
 
 @settings(max_examples=400, deadline=None)
-@given(header=headers, claims=claim_sets, right_secret=st.booleans(),
-       tweak=st.sampled_from(["", "", "", "pad", "noncanonical", "junk", "extra", "space"]))
+@given(
+    header=headers,
+    claims=claim_sets,
+    right_secret=st.booleans(),
+    tweak=st.sampled_from(["", "", "", "pad", "noncanonical", "junk", "extra", "space"]),
+)
 def test_the_fast_path_accepts_only_what_pyjwt_accepts(header, claims, right_secret, tweak):
     token = make_token(header, claims, SECRET if right_secret else SECRET + "x", tweak=tweak)
     fast = _plugin_shaped_claims(token, SECRET, LEEWAY)

@@ -122,8 +122,9 @@ def test_stored_record_holds_no_client_secret_and_no_id_token(configured, google
 
 def test_record_with_tokens_at_googles_maximum_sizes_fits_in_8_kib(configured, requests_mock, mattermost):
     # Google's caps: access token 2048 bytes, refresh token 512, plus a large id_token we do not keep.
-    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 2048, "refresh_token": "r" * 512,
-                                        "id_token": "i" * 4000})
+    requests_mock.post(
+        TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 2048, "refresh_token": "r" * 512, "id_token": "i" * 4000}
+    )
     requests_mock.get(USERINFO_URL, json={**USERINFO, "name": "N" * 200, "email": "e" * 200 + "@gmail.com"})
     assert complete(configured) == {"type": "ok"}
     assert len(mattermost.oauth2_user.last_request.body) <= 8192
@@ -168,8 +169,9 @@ def test_google_adding_or_renaming_scopes_is_tolerated(configured, requests_mock
 
 
 def test_extra_redirect_parameters_are_ignored(configured, google, mattermost):
-    result = complete(configured, scope="email", authuser="0", prompt="consent", iss="https://accounts.google.com",
-                      hd="example.com")
+    result = complete(
+        configured, scope="email", authuser="0", prompt="consent", iss="https://accounts.google.com", hd="example.com"
+    )
     assert result == {"type": "ok"}
 
 
@@ -220,22 +222,39 @@ def test_without_a_bot_token_the_flow_still_succeeds(configured, google, matterm
 @pytest.mark.parametrize(
     ("values", "expected_text"),
     [
-        ({"error": "access_denied", "code": None},
-         "You did not allow access at Google, so your Google account was not connected."),
-        ({"error": "access_denied", "error_description": "The user denied", "code": None},
-         "You did not allow access at Google, so your Google account was not connected."),
-        ({"error": "admin_policy_enforced", "code": None},
-         "Google refused the sign-in (admin_policy_enforced), so your Google account was not connected."),
-        ({"error": "invalid_scope", "code": None},
-         "Google refused the sign-in (invalid_scope), so your Google account was not connected."),
+        (
+            {"error": "access_denied", "code": None},
+            "You did not allow access at Google, so your Google account was not connected.",
+        ),
+        (
+            {"error": "access_denied", "error_description": "The user denied", "code": None},
+            "You did not allow access at Google, so your Google account was not connected.",
+        ),
+        (
+            {"error": "admin_policy_enforced", "code": None},
+            "Google refused the sign-in (admin_policy_enforced), so your Google account was not connected.",
+        ),
+        (
+            {"error": "invalid_scope", "code": None},
+            "Google refused the sign-in (invalid_scope), so your Google account was not connected.",
+        ),
         # an error next to a code still wins: hello-oauth2 exchanged the code and ignored the error
         ({"error": "access_denied"}, "You did not allow access at Google, so your Google account was not connected."),
-        ({"error": "**bold** [x](https://evil.example)", "code": None},
-         "Google refused the sign-in (boldxhttpsevil.example), so your Google account was not connected."),
+        (
+            {"error": "**bold** [x](https://evil.example)", "code": None},
+            "Google refused the sign-in (boldxhttpsevil.example), so your Google account was not connected.",
+        ),
         ({"error": "<>%%", "code": None}, "Google refused the sign-in, so your Google account was not connected."),
     ],
-    ids=["access_denied", "with description", "admin policy", "invalid_scope", "error next to a code", "markdown injection",
-         "nothing printable"],
+    ids=[
+        "access_denied",
+        "with description",
+        "admin policy",
+        "invalid_scope",
+        "error next to a code",
+        "markdown injection",
+        "nothing printable",
+    ],
 )
 def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(configured, requests_mock, values, expected_text):
     # The plugin checks the state and forwards the provider's query whatever it says (protocol §4).
@@ -268,29 +287,59 @@ def test_not_configured_is_an_error_and_nothing_is_exchanged(plugin, requests_mo
 @pytest.mark.parametrize(
     ("answer", "expected_text"),
     [
-        ({"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Bad Request"}, "headers": JSON},
-         "Google did not accept the grant (it expired, was revoked or was already used): run `/google connect` again."),
-        ({"status_code": 401, "json": {"error": "invalid_client", "error_description": "Unauthorized"}, "headers": JSON},
-         "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`."),
-        ({"status_code": 400, "json": {"error": "redirect_uri_mismatch"}, "headers": JSON},
-         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
-        ({"status_code": 400, "json": {"error": "invalid_grant"}, "headers": {"Content-Type": "text/html"}},
-         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
-        ({"status_code": 500, "text": "<html>Server Error</html>"},
-         "Google could not be reached to exchange the authorization code; please try again in a minute."),
-        ({"status_code": 503, "json": {"error": "unavailable"}, "headers": JSON},
-         "Google could not be reached to exchange the authorization code; please try again in a minute."),
-        ({"exc": requests.exceptions.ConnectTimeout},
-         "Google could not be reached to exchange the authorization code; please try again in a minute."),
-        ({"exc": requests.exceptions.ReadTimeout},
-         "Google could not be reached to exchange the authorization code; please try again in a minute."),
-        ({"status_code": 200, "text": "<html>not json</html>", "headers": {"Content-Type": "text/html"}},
-         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
-        ({"status_code": 200, "json": {"token_type": "Bearer"}},
-         "Google gave an answer the app could not use while trying to exchange the authorization code; please try again."),
+        (
+            {"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Bad Request"}, "headers": JSON},
+            "Google did not accept the grant (it expired, was revoked or was already used): run `/google connect` again.",
+        ),
+        (
+            {"status_code": 401, "json": {"error": "invalid_client", "error_description": "Unauthorized"}, "headers": JSON},
+            "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`.",
+        ),
+        (
+            {"status_code": 400, "json": {"error": "redirect_uri_mismatch"}, "headers": JSON},
+            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+        ),
+        (
+            {"status_code": 400, "json": {"error": "invalid_grant"}, "headers": {"Content-Type": "text/html"}},
+            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+        ),
+        (
+            {"status_code": 500, "text": "<html>Server Error</html>"},
+            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+        ),
+        (
+            {"status_code": 503, "json": {"error": "unavailable"}, "headers": JSON},
+            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+        ),
+        (
+            {"exc": requests.exceptions.ConnectTimeout},
+            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+        ),
+        (
+            {"exc": requests.exceptions.ReadTimeout},
+            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+        ),
+        (
+            {"status_code": 200, "text": "<html>not json</html>", "headers": {"Content-Type": "text/html"}},
+            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+        ),
+        (
+            {"status_code": 200, "json": {"token_type": "Bearer"}},
+            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+        ),
     ],
-    ids=["invalid_grant", "invalid_client", "other oauth2 error", "400 html", "500 html", "503", "connect timeout",
-         "read timeout", "not json", "no access_token"],
+    ids=[
+        "invalid_grant",
+        "invalid_client",
+        "other oauth2 error",
+        "400 html",
+        "500 html",
+        "503",
+        "connect timeout",
+        "read timeout",
+        "not json",
+        "no access_token",
+    ],
 )
 def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured, requests_mock, answer, expected_text):
     # hello-oauth2 ignored the exchange error and stored a null token.
@@ -307,17 +356,25 @@ def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured,
 @pytest.mark.parametrize(
     ("answer", "expected_text"),
     [
-        ({"status_code": 401, "json": {"error": "invalid_token"}},
-         "Google did not accept your access token: run `/google connect` again. Your Google account was not connected."),
-        ({"status_code": 500, "text": "boom"},
-         "Google could not be reached to read your profile; please try again in a minute. "
-         "Your Google account was not connected."),
-        ({"exc": requests.exceptions.ReadTimeout},
-         "Google could not be reached to read your profile; please try again in a minute. "
-         "Your Google account was not connected."),
-        ({"json": {"email": "alice@gmail.com"}},
-         "Google gave an answer the app could not use while trying to read your profile; please try again. "
-         "Your Google account was not connected."),
+        (
+            {"status_code": 401, "json": {"error": "invalid_token"}},
+            "Google did not accept your access token: run `/google connect` again. Your Google account was not connected.",
+        ),
+        (
+            {"status_code": 500, "text": "boom"},
+            "Google could not be reached to read your profile; please try again in a minute. "
+            "Your Google account was not connected.",
+        ),
+        (
+            {"exc": requests.exceptions.ReadTimeout},
+            "Google could not be reached to read your profile; please try again in a minute. "
+            "Your Google account was not connected.",
+        ),
+        (
+            {"json": {"email": "alice@gmail.com"}},
+            "Google gave an answer the app could not use while trying to read your profile; please try again. "
+            "Your Google account was not connected.",
+        ),
     ],
     ids=["401", "500", "timeout", "no sub"],
 )
@@ -334,16 +391,24 @@ def test_userinfo_failure_stores_nothing_and_revokes_the_fresh_grant(configured,
 @pytest.mark.parametrize(
     ("answer", "expected_text"),
     [
-        ({"status_code": 500, "text": "size limit of 8Kb exceeded"},
-         "Mattermost failed to store your connection (HTTP 500); please try again. Your Google account was not connected."),
-        ({"status_code": 401, "text": "not an app session: unauthorized"},
-         "Mattermost refused to store your connection (not an app session: unauthorized). "
-         "Your Google account was not connected."),
-        ({"status_code": 401, "text": "@google-oauth2 (Google OAuth2): is a bot: unauthorized"},
-         "Mattermost refused to store your connection (@google-oauth2 (Google OAuth2): is a bot: unauthorized). "
-         "Your Google account was not connected."),
-        ({"exc": requests.ConnectionError},
-         "Mattermost could not be reached from the app; please try again in a minute. Your Google account was not connected."),
+        (
+            {"status_code": 500, "text": "size limit of 8Kb exceeded"},
+            "Mattermost failed to store your connection (HTTP 500); please try again. Your Google account was not connected.",
+        ),
+        (
+            {"status_code": 401, "text": "not an app session: unauthorized"},
+            "Mattermost refused to store your connection (not an app session: unauthorized). "
+            "Your Google account was not connected.",
+        ),
+        (
+            {"status_code": 401, "text": "@google-oauth2 (Google OAuth2): is a bot: unauthorized"},
+            "Mattermost refused to store your connection (@google-oauth2 (Google OAuth2): is a bot: unauthorized). "
+            "Your Google account was not connected.",
+        ),
+        (
+            {"exc": requests.ConnectionError},
+            "Mattermost could not be reached from the app; please try again in a minute. Your Google account was not connected.",
+        ),
     ],
     ids=["500 size limit", "401", "401 bot", "unreachable"],
 )

@@ -142,8 +142,11 @@ def test_not_configured_is_an_error_naming_configure(plugin, requests_mock, oaut
     assert "`/google configure`" in result["text"]
 
 
-@pytest.mark.parametrize("values", [None, {"state": ""}, {"state": "   "}, {"other": "x"}],
-                         ids=["no values", "empty state", "blank state", "no state key"])
+@pytest.mark.parametrize(
+    "values",
+    [None, {"state": ""}, {"state": "   "}, {"other": "x"}],
+    ids=["no values", "empty state", "blank state", "no state key"],
+)
 def test_missing_state_is_an_error(plugin, values):
     plugin.configure()
     result = plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values=values)

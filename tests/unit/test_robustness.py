@@ -57,9 +57,20 @@ def assert_call_response_error(response):
 
 
 def test_the_route_table_covers_every_call_path():
-    assert set(CALL_PATHS) == {paths.BINDINGS, paths.PING, paths.INSTALL, paths.OAUTH2_CONNECT, paths.OAUTH2_COMPLETE,
-                               paths.CONFIGURE_FORM, paths.CONFIGURE_SUBMIT, paths.CONNECT, paths.DISCONNECT, paths.INFO,
-                               paths.EVENTS, paths.HELP}
+    assert set(CALL_PATHS) == {
+        paths.BINDINGS,
+        paths.PING,
+        paths.INSTALL,
+        paths.OAUTH2_CONNECT,
+        paths.OAUTH2_COMPLETE,
+        paths.CONFIGURE_FORM,
+        paths.CONFIGURE_SUBMIT,
+        paths.CONNECT,
+        paths.DISCONNECT,
+        paths.INFO,
+        paths.EVENTS,
+        paths.HELP,
+    }
 
 
 @pytest.mark.parametrize("path", CALL_PATHS)
@@ -109,8 +120,9 @@ class Explodes:
     ],
     ids=lambda v: v if isinstance(v, str) and v.startswith("/") else None,
 )
-def test_a_service_that_raises_gives_a_generic_error_without_details(plugin, services, requests_mock,
-                                                                    path, expand, user, values, target):
+def test_a_service_that_raises_gives_a_generic_error_without_details(
+    plugin, services, requests_mock, path, expand, user, values, target
+):
     plugin.configure()
     object.__setattr__(services, target, Explodes())  # Services is frozen; this is the one place we reach in
     result = plugin.call(path, expand, user=user, values=values)
@@ -145,9 +157,27 @@ def test_a_service_that_raises_gives_a_generic_error_without_details(plugin, ser
         (b'{"expand": []}', "The field expand must be an object."),
         (b'{"path": 5}', "The field path must be a string."),
     ],
-    ids=["empty", "null", "malformed", "bad utf-8", "deep nesting", "huge integer", "array", "string", "number",
-         "values array", "values string", "context string", "oauth2 array", "client_id number", "acting_user string",
-         "roles list", "site url number", "expand array", "path number"],
+    ids=[
+        "empty",
+        "null",
+        "malformed",
+        "bad utf-8",
+        "deep nesting",
+        "huge integer",
+        "array",
+        "string",
+        "number",
+        "values array",
+        "values string",
+        "context string",
+        "oauth2 array",
+        "client_id number",
+        "acting_user string",
+        "roles list",
+        "site url number",
+        "expand array",
+        "path number",
+    ],
 )
 @pytest.mark.parametrize("path", [paths.BINDINGS, paths.CONFIGURE_SUBMIT, paths.OAUTH2_COMPLETE])
 def test_a_bad_body_is_a_200_error_with_one_sentence(client, requests_mock, path, body, expected_text):
@@ -164,8 +194,11 @@ def test_an_expand_level_of_the_wrong_type_is_a_200_error(client):
 
 @pytest.mark.parametrize(
     "values",
-    [{"client_id": ["a"], "client_secret": "s"}, {"client_id": {"value": ["a"]}, "client_secret": "s"},
-     {"client_id": "i", "client_secret": {"nested": {"x": 1}}}],
+    [
+        {"client_id": ["a"], "client_secret": "s"},
+        {"client_id": {"value": ["a"]}, "client_secret": "s"},
+        {"client_id": "i", "client_secret": {"nested": {"x": 1}}},
+    ],
     ids=["list", "select with list value", "object without value"],
 )
 def test_wrong_value_types_are_a_200_error_and_nothing_is_stored(plugin, requests_mock, values):
@@ -209,8 +242,12 @@ def test_a_body_just_under_64_kib_is_read(plugin):
 def test_a_chunked_body_over_64_kib_is_a_200_error(client):
     body = b'{"values": {"pad": "' + b"x" * (70 * 1024) + b'"}}'
     # gunicorn marks a de-chunked stream as terminated; werkzeug reads it to the end (up to its limit) then.
-    response = client.post(paths.HELP, input_stream=io.BytesIO(body), headers={**signed(), "Transfer-Encoding": "chunked"},
-                           environ_overrides={"wsgi.input_terminated": True})
+    response = client.post(
+        paths.HELP,
+        input_stream=io.BytesIO(body),
+        headers={**signed(), "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert assert_call_response_error(response)["text"] == "The request body is larger than 64 KiB."
 
 
@@ -241,8 +278,18 @@ def test_no_secret_or_token_reaches_the_log_at_debug(plugin, requests_mock, ciph
     caplog.set_level(logging.DEBUG)
     run_whole_flow(plugin, requests_mock, cipher)
     assert caplog.records  # the app did log
-    for secret in (CLIENT_SECRET, APP_SECRET, ADMIN_TOKEN, ALICE_TOKEN, BOT_TOKEN, "ya29.first-access", "1//first-refresh",
-                   "ya29.second-access", "4/0Abc-code", STATE):
+    for secret in (
+        CLIENT_SECRET,
+        APP_SECRET,
+        ADMIN_TOKEN,
+        ALICE_TOKEN,
+        BOT_TOKEN,
+        "ya29.first-access",
+        "1//first-refresh",
+        "ya29.second-access",
+        "4/0Abc-code",
+        STATE,
+    ):
         assert secret not in caplog.text, secret
 
 
@@ -252,17 +299,33 @@ def run_whole_flow(plugin, requests_mock, cipher):
     stored = requests_mock.post(plugin.installed.site_url + "/plugins/com.mattermost.apps/api/v1/oauth2/user", text="")
     requests_mock.post(plugin.installed.site_url + "/api/v4/channels/direct", json={"id": "c"})
     requests_mock.post(plugin.installed.site_url + "/api/v4/posts", json={"id": "p"})
-    requests_mock.post(TOKEN_URL, [
-        {"json": {"access_token": "ya29.first-access", "refresh_token": "1//first-refresh", "expires_in": 3599,
-                  "token_type": "Bearer"}},
-        {"json": {"access_token": "ya29.second-access", "expires_in": 3599, "token_type": "Bearer"}},
-    ])
+    requests_mock.post(
+        TOKEN_URL,
+        [
+            {
+                "json": {
+                    "access_token": "ya29.first-access",
+                    "refresh_token": "1//first-refresh",
+                    "expires_in": 3599,
+                    "token_type": "Bearer",
+                }
+            },
+            {"json": {"access_token": "ya29.second-access", "expires_in": 3599, "token_type": "Bearer"}},
+        ],
+    )
     requests_mock.get(USERINFO_URL, json={"sub": "1", "email": "a@gmail.com"})
     requests_mock.get(CALENDAR_API + "/calendars/primary/events", json={"items": []})
     requests_mock.post(REVOKE_URL, text="")
 
-    assert plugin.call(paths.CONFIGURE_SUBMIT, CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                       values={"client_id": "id", "client_secret": CLIENT_SECRET})["type"] == "ok"
+    assert (
+        plugin.call(
+            paths.CONFIGURE_SUBMIT,
+            CONFIGURE_SUBMIT_EXPAND,
+            user=ADMIN,
+            values={"client_id": "id", "client_secret": CLIENT_SECRET},
+        )["type"]
+        == "ok"
+    )
     plugin.configure(client_id="id")
     assert plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values={"state": STATE})["type"] == "ok"
     result = plugin.call(paths.OAUTH2_COMPLETE, DEFAULT_COMPLETE_EXPAND, values={"state": STATE, "code": "4/0Abc-code"})

@@ -42,30 +42,35 @@ def test_defaults_are_googles_and_localhost(env):
     assert settings.oauth2_revoke_url == GOOGLE_REVOKE_URL == "https://oauth2.googleapis.com/revoke"
     assert settings.oauth2_userinfo_url == GOOGLE_USERINFO_URL == "https://openidconnect.googleapis.com/v1/userinfo"
     assert settings.google_api_url == GOOGLE_CALENDAR_API_URL == "https://www.googleapis.com/calendar/v3"
-    assert settings.oauth2_scopes == DEFAULT_SCOPES == (
-        "openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
+    assert (
+        settings.oauth2_scopes
+        == DEFAULT_SCOPES
+        == ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
+    )
     assert settings.token_encryption_keys == ()
     assert settings.log_level == "INFO"
     assert settings.provider_urls_are_insecure is False
 
 
 def test_every_variable_is_read(env):
-    settings = Settings.from_env({
-        **env,
-        "APP_SECRET": "from-env-secret",
-        "PORT": "9090",
-        "ROOT_URL": "https://apps.example.com/google/",
-        "MATTERMOST_SITE_URL": "http://mattermost:8065",
-        "OAUTH2_AUTHORIZE_URL": "http://127.0.0.1:3000/auth",
-        "OAUTH2_TOKEN_URL": "http://127.0.0.1:3000/token",
-        "OAUTH2_REVOKE_URL": "http://127.0.0.1:3000/token/revocation",
-        "OAUTH2_USERINFO_URL": "http://127.0.0.1:3000/me",
-        "OAUTH2_SCOPES": "openid  email\toffline_access",
-        "GOOGLE_API_URL": "http://127.0.0.1:3001/calendar/v3",
-        "TOKEN_ENCRYPTION_KEY": f" {KEY_1} , {KEY_2} ",
-        "HTTP_TIMEOUT": "3.5",
-        "LOG_LEVEL": "debug",
-    })
+    settings = Settings.from_env(
+        {
+            **env,
+            "APP_SECRET": "from-env-secret",
+            "PORT": "9090",
+            "ROOT_URL": "https://apps.example.com/google/",
+            "MATTERMOST_SITE_URL": "http://mattermost:8065",
+            "OAUTH2_AUTHORIZE_URL": "http://127.0.0.1:3000/auth",
+            "OAUTH2_TOKEN_URL": "http://127.0.0.1:3000/token",
+            "OAUTH2_REVOKE_URL": "http://127.0.0.1:3000/token/revocation",
+            "OAUTH2_USERINFO_URL": "http://127.0.0.1:3000/me",
+            "OAUTH2_SCOPES": "openid  email\toffline_access",
+            "GOOGLE_API_URL": "http://127.0.0.1:3001/calendar/v3",
+            "TOKEN_ENCRYPTION_KEY": f" {KEY_1} , {KEY_2} ",
+            "HTTP_TIMEOUT": "3.5",
+            "LOG_LEVEL": "debug",
+        }
+    )
     assert settings.app_secret == "from-env-secret"
     assert settings.port == 9090
     assert settings.root_url == "https://apps.example.com/google/"
@@ -84,10 +89,24 @@ def test_every_variable_is_read(env):
 
 
 def test_blank_values_count_as_unset(env):
-    settings = Settings.from_env({**env, "APP_SECRET": "s", "PORT": "  ", "ROOT_URL": "", "OAUTH2_SCOPES": " ",
-                                  "MATTERMOST_SITE_URL": " ", "LOG_LEVEL": ""})
+    settings = Settings.from_env(
+        {
+            **env,
+            "APP_SECRET": "s",
+            "PORT": "  ",
+            "ROOT_URL": "",
+            "OAUTH2_SCOPES": " ",
+            "MATTERMOST_SITE_URL": " ",
+            "LOG_LEVEL": "",
+        }
+    )
     assert (settings.port, settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
-        8080, "http://localhost:8080", DEFAULT_SCOPES, None, "INFO")
+        8080,
+        "http://localhost:8080",
+        DEFAULT_SCOPES,
+        None,
+        "INFO",
+    )
 
 
 def test_secrets_are_not_in_the_repr():

@@ -26,8 +26,9 @@ STATE = "q1w2e3r4t5y6u7i8o9p0." + ALICE.id
 
 def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     requests_mock.post(APPS_API + "/oauth2/app", text="")
-    result = plugin.call("/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN,
-                         values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    result = plugin.call(
+        "/configure/submit", CONFIGURE_SUBMIT_EXPAND, user=ADMIN, values={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    )
     assert result["type"] == "ok", result
     assert json.loads(requests_mock.last_request.body) == {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     assert CLIENT_SECRET not in result["text"] and "…wxyz" in result["text"]
@@ -45,14 +46,25 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
     assert query["code_challenge_method"] == ["S256"]
 
-    requests_mock.post(TOKEN_URL, json={"access_token": "ya29.first", "refresh_token": "1//refresh", "expires_in": 3599,
-                                        "scope": "openid https://www.googleapis.com/auth/userinfo.email", "token_type": "Bearer"})
+    requests_mock.post(
+        TOKEN_URL,
+        json={
+            "access_token": "ya29.first",
+            "refresh_token": "1//refresh",
+            "expires_in": 3599,
+            "scope": "openid https://www.googleapis.com/auth/userinfo.email",
+            "token_type": "Bearer",
+        },
+    )
     requests_mock.get(USERINFO_URL, json={"sub": "1087", "email": "alice@gmail.com", "name": "Alice G"})
     stored = requests_mock.post(APPS_API + "/oauth2/user", text="")
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "dmchannel"})
     dm = requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "post1"})
-    result = plugin.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND,
-                         values={"state": STATE, "code": "4/0Abc", "scope": "email", "iss": "https://accounts.google.com"})
+    result = plugin.call(
+        "/oauth2/complete",
+        DEFAULT_COMPLETE_EXPAND,
+        values={"state": STATE, "code": "4/0Abc", "scope": "email", "iss": "https://accounts.google.com"},
+    )
     assert result == {"type": "ok"}
     record = json.loads(stored.last_request.body)
     assert set(record) == {"v", "fernet"} and "ya29.first" not in stored.last_request.body.decode()
@@ -62,9 +74,19 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     result = plugin.call("/commands/info", TOKEN_USE_EXPAND)
     assert "alice@gmail.com" in result["text"], result
 
-    requests_mock.get(CALENDAR_API + "/calendars/primary/events", json={"items": [
-        {"summary": "Standup", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"},
-         "htmlLink": "https://calendar.google.com/event?eid=1"}]})
+    requests_mock.get(
+        CALENDAR_API + "/calendars/primary/events",
+        json={
+            "items": [
+                {
+                    "summary": "Standup",
+                    "start": {"dateTime": "2030-01-02T09:00:00Z"},
+                    "end": {"dateTime": "2030-01-02T09:15:00Z"},
+                    "htmlLink": "https://calendar.google.com/event?eid=1",
+                }
+            ]
+        },
+    )
     result = plugin.call("/commands/events", TOKEN_USE_EXPAND)
     assert "Standup" in result["text"] and "09:00–09:15" in result["text"], result
 
@@ -80,6 +102,7 @@ def test_stale_token_is_refreshed_and_stored_back(plugin, requests_mock):
     from provider import Identity
     from services import Services  # the cipher the app uses, to plant a stale record
     from user_tokens import TokenRecord
+
     services: Services = plugin.client.application.extensions["services"]
     stale = TokenRecord("ya29.old", "1//refresh", time.time() - 10, "email", "Bearer", Identity("1087", "a@gmail.com", "A"))
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(stale))
