@@ -11,8 +11,7 @@ from typing import Any
 
 from app_keys import derive_fernet_key
 from bindings import DISCONNECT_EXPAND, TOKEN_USE_EXPAND
-from provider import Identity
-from tests.apps_plugin.protocol import (
+from mattermost_apps.testing import (
     DEFAULT_COMPLETE_EXPAND,
     DEFAULT_CONNECT_EXPAND,
     InstalledApp,
@@ -20,6 +19,7 @@ from tests.apps_plugin.protocol import (
     build_call_request,
     call_headers,
 )
+from provider import Identity
 from user_tokens import TokenCipher, TokenRecord
 
 from .stubs import IDENTITY

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from mattermost_apps.testing import InstalledApp, User, build_call_request, call_headers
 from settings import Settings
-from tests.apps_plugin.protocol import InstalledApp, User, build_call_request, call_headers
 
 SITE_URL = "http://mattermost.test"
 APPS_API = SITE_URL + "/plugins/com.mattermost.apps/api/v1"
@@ -74,7 +74,7 @@ def requests_mock() -> Iterator[requests_mock_module.Mocker]:
 
 @dataclass
 class FakePlugin:
-    """Calls the app as the Apps plugin does: expand, cleanup, JWT (see tests/apps_plugin/protocol.py).
+    """Calls the app as the Apps plugin does: expand, cleanup, JWT (see mattermost_apps/testing.py).
 
     `stored` is what Mattermost holds for (app, user) through /oauth2/user, as raw bytes.
     """

@@ -6,8 +6,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from mattermost_apps.testing import PLUGIN_PATH
+
 from .manifest_rules import clean_static_path
-from .protocol import PLUGIN_PATH
 
 TOP_LOCATIONS = ("/command", "/channel_header", "/post_menu", "/in_post")
 FIELD_TYPES = ("text", "static_select", "dynamic_select", "bool", "user", "channel", "markdown")

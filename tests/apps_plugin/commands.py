@@ -5,8 +5,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from mattermost_apps.testing import User
+
 from .plugin import CallFailed, Plugin
-from .protocol import User
 
 
 def _error(text: str) -> dict[str, Any]:

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from mattermost_apps.testing import User
+
 from .commands import run_command, submit
 from .plugin import InstallFailed, Plugin
-from .protocol import User
 
 
 def control_api(plugin: Plugin) -> Blueprint:

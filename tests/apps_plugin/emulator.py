@@ -1,4 +1,4 @@
-"""An emulated Mattermost server with the Apps plugin v1.2.2, as a small Flask app (see ../shared/apps-protocol.md).
+"""An emulated Mattermost server with the Apps plugin v1.2.2, as a small Flask app.
 
 `create_emulator(site_url)` builds it; `python -m tests.apps_plugin.emulator --port N` serves it.
 """

@@ -11,9 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from . import manifest_rules
-from .cleanup import clean_bindings, clean_form
-from .protocol import (
+from mattermost_apps.testing import (
     DEFAULT_COMPLETE_EXPAND,
     DEFAULT_CONNECT_EXPAND,
     ExpandError,
@@ -22,6 +20,9 @@ from .protocol import (
     call_headers,
     ping_request,
 )
+
+from . import manifest_rules
+from .cleanup import clean_bindings, clean_form
 from .store import AppRecord, Store, new_id
 
 CALL_TIMEOUT = 30.0

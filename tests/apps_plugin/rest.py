@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from mattermost_apps.testing import PLUGIN_PATH, User
+
 from .plugin import HTTPError, Plugin, unauthorized
-from .protocol import PLUGIN_PATH, User
 from .store import Session, direct_channel_id, new_id
 
 API_PATH = PLUGIN_PATH + "/api/v1"

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol import InstalledApp, User
+from mattermost_apps.testing import InstalledApp, User
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
 SESSION_TTL = 10 * 60  # app-minted sessions (§2.3); user sessions do not expire here

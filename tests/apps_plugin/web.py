@@ -9,9 +9,10 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, request
 
+from mattermost_apps.testing import PLUGIN_PATH, User
+
 from .commands import run_command, submit
 from .plugin import SUCCESS_PAGE, HTTPError, Plugin
-from .protocol import PLUGIN_PATH, User
 from .rest import current_session, text_error
 
 COOKIE = "MMAUTHTOKEN"

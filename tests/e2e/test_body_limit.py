@@ -1,4 +1,4 @@
-"""Issue 4, item 4, under gunicorn (the production server): the 64 KiB body limit holds for chunked bodies too,
+"""Under gunicorn (the production server): the 64 KiB body limit holds for chunked bodies too,
 which carry no Content-Length (tests/security/test_bad_input.py has the same under werkzeug)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.apps_plugin.protocol import sign_jwt
+from mattermost_apps.testing import sign_jwt
 
 from .harness import Stack
 

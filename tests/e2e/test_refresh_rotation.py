@@ -1,4 +1,4 @@
-"""Issue 4, item 6, against the real oidc-provider with refresh-token rotation on (OP_ROTATE=1): replaying a used
+"""Against the real oidc-provider with refresh-token rotation on (OP_ROTATE=1): replaying a used
 refresh token there revokes the whole grant. Several `/google info` for one user at once, all carrying the same
 expired record, must all succeed with one refresh and no replay.
 

@@ -1,4 +1,4 @@
-"""Issue 4, items 2 and 8, against the real oidc-provider (which verifies PKCE whenever a challenge was sent):
+"""Against the real oidc-provider (which verifies PKCE whenever a challenge was sent):
 someone who copies the provider's redirect (browser history, a proxy log, a shoulder) gets the code and the state,
 and may even hold the client secret (every user's call carries it): without the app's key they cannot compute
 the code verifier, so the provider will not exchange the code for them."""

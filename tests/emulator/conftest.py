@@ -14,9 +14,9 @@ from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from mattermost_apps.testing import JWT_HEADER, User
 from tests.apps_plugin.emulator import create_emulator
 from tests.apps_plugin.plugin import Plugin
-from tests.apps_plugin.protocol import JWT_HEADER, User
 from tests.apps_plugin.store import AppRecord, Store
 
 SITE_URL = "http://mattermost.test"

@@ -1,1 +1,1 @@
-"""Security properties (issue 4): each test fails when the property it names is taken away."""
+"""Security properties: each test fails when the property it names is taken away."""

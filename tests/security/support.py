@@ -1,6 +1,6 @@
 """Loopback stubs for the security tests: a tiny HTTP server, a Mattermost that stores `/oauth2/user`, and an
 OAuth2 provider that rotates refresh tokens and revokes the whole grant when one is replayed (as oidc-provider
-does with OP_ROTATE=1, see ../shared/lab-notes.md).
+does with OP_ROTATE=1).
 
 Real sockets, because `requests_mock` replaces the transport adapter and so cannot show urllib3's retries.
 """
@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
 
+from mattermost_apps.testing import InstalledApp, call_headers
 from provider import Identity
-from tests.apps_plugin.protocol import InstalledApp, call_headers
 from user_tokens import TokenCipher, TokenRecord
 
 APPS_API_PATH = "/plugins/com.mattermost.apps/api/v1"

@@ -19,7 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from bindings import CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
-from tests.apps_plugin.protocol import call_headers, sign_jwt
+from mattermost_apps.testing import call_headers, sign_jwt
 from tests.conftest import ALICE
 
 from .support import a_record, acting_id, seal

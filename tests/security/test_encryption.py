@@ -11,8 +11,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from app import create_app
 from app_keys import derive_fernet_key, derive_key
 from bindings import TOKEN_USE_EXPAND
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, build_call_request
 from provider import Identity
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, build_call_request
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,

@@ -15,7 +15,7 @@ import requests
 
 from app import create_app
 from bindings import CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
 from tests.conftest import (
     ADMIN,
     ALICE,

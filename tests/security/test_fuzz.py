@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from app import create_app
 from bindings import CONFIGURE_SUBMIT_EXPAND, CONNECT_EXPAND, HELP_EXPAND, TOKEN_USE_EXPAND
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, InstalledApp, build_call_request, sign_jwt
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, InstalledApp, build_call_request, sign_jwt
 from tests.conftest import (
     ADMIN,
     ADMIN_TOKEN,

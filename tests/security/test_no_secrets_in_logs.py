@@ -18,8 +18,8 @@ from cryptography.fernet import Fernet
 from app import create_app
 from app_keys import derive_fernet_key, derive_key
 from bindings import CONFIGURE_SUBMIT_EXPAND, CONNECT_EXPAND, TOKEN_USE_EXPAND
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, InstalledApp, call_headers, sign_jwt
 from provider import pkce
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, InstalledApp, call_headers, sign_jwt
 from tests.conftest import ADMIN, ALICE, BOT, make_settings
 
 from .support import APPS_API_PATH, FakeMattermost, RotatingProvider, a_record, provider_settings_overrides
@@ -60,7 +60,7 @@ class Flow:
         self.states: list[str] = []
 
     def call(self, path: str, expand: dict, *, user=ALICE, values=None, headers=None) -> dict:
-        from tests.apps_plugin.protocol import build_call_request
+        from mattermost_apps.testing import build_call_request
 
         stored = self.mattermost.stored.get(user.id)
         body = build_call_request(

@@ -9,7 +9,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from app import create_app
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from tests.conftest import ALICE, APPS_API, SITE_URL, TOKEN_URL, USERINFO_URL, FakePlugin, make_settings
 
 STATE = "AbCdEfGhIjKlMnOpQrSt." + ALICE.id

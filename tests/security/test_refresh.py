@@ -1,6 +1,6 @@
-"""Item 6: refresh only when stale (with a margin), and never replay a refresh token that was traded in, also when
+"""Refresh only when stale (with a margin), and never replay a refresh token that was traded in, also when
 two calls for the same user race: the stub provider rotates refresh tokens and revokes the whole grant on a replay
-(oidc-provider's behaviour with rotation on; see ../shared/lab-notes.md). The real oidc-provider version of the
+(oidc-provider's behaviour with rotation on). The real oidc-provider version of the
 race is tests/e2e/test_refresh_rotation.py.
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from app import create_app
 from bindings import TOKEN_USE_EXPAND
-from tests.apps_plugin.protocol import InstalledApp
+from mattermost_apps.testing import InstalledApp
 from tests.conftest import ALICE, TOKEN_URL, USERINFO_URL, FakePlugin, make_settings
 from user_tokens import TokenRecord
 from user_tokens.service import REFRESH_MARGIN_SECONDS, UserTokens

@@ -1,4 +1,4 @@
-"""Issue 2 item 10, the Apps client: `AppsClient` against the REST semantics of protocol §5 (URLs, Bearer tokens,
+"""The Apps client: `AppsClient` against the REST semantics of the plugin's API (`server/httpin/`) (URLs, Bearer tokens,
 empty bodies, `{}` for a missing key, the 8 KiB limit, the 2-character KV prefix, error texts)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 2 item 2, bindings: the `/google` tree per (admin?, configured?, connected?), through POST /bindings
+"""Bindings: the `/google` tree per (admin?, configured?, connected?), through POST /bindings
 with the manifest's own expand, and the rules the plugin cleans bindings by (protocol §11)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import call_paths as paths
 from app_keys import derive_fernet_key
 from bindings import Viewer, command_bindings
-from tests.apps_plugin.protocol import EXPAND_LEVELS
+from mattermost_apps.testing import EXPAND_LEVELS
 from tests.conftest import ADMIN, ALICE
 from user_tokens import TokenCipher
 

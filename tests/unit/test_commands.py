@@ -1,4 +1,4 @@
-"""Issue 2 items 4, 6 and 7: the user's sub-commands `connect`, `disconnect`, `info`, `events`, `help`, and the
+"""The user's sub-commands `connect`, `disconnect`, `info`, `events`, `help`, and the
 token they use: from the context, refreshed only when stale, stored back, cleared when the grant is dead
 (handlers/commands.py, user_tokens/service.py, provider/calendar.py)."""
 

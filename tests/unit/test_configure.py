@@ -1,4 +1,4 @@
-"""Issue 2 item 3, `/google configure`: the admin's form, and storing the client with `POST /oauth2/app`
+"""`/google configure`: the admin's form, and storing the client with `POST /oauth2/app`
 (which replaces the whole record) as the acting admin (handlers/configure.py)."""
 
 from __future__ import annotations

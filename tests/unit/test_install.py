@@ -1,4 +1,4 @@
-"""Issue 2 item 1, serving: the manifest, the icon, `/ping`, `on_install` and the home page (handlers/install.py)."""
+"""Serving: the manifest, the icon, `/ping`, `on_install` and the home page (handlers/install.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 import call_paths as paths
 from app import create_app
+from mattermost_apps.testing import EXPAND_LEVELS, call_headers, ping_request, sign_jwt
 from tests.apps_plugin.manifest_rules import (
     MAX_VERSION_LENGTH,
     clean_static_path,
@@ -16,7 +17,6 @@ from tests.apps_plugin.manifest_rules import (
     validate_manifest,
     validate_version,
 )
-from tests.apps_plugin.protocol import EXPAND_LEVELS, call_headers, ping_request, sign_jwt
 from tests.conftest import ADMIN, APP_SECRET, make_settings
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

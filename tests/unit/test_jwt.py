@@ -1,4 +1,4 @@
-"""Issue 2 item 8, JWT: every call route checks `Mattermost-App-Authorization` (HS256, `exp`, acting user);
+"""JWT: every call route checks `Mattermost-App-Authorization` (HS256, `exp`, acting user);
 a refused call is an HTTP 200 error that helps the admin, and nothing runs (mattermost_apps/jwt_auth.py)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import call_paths as paths
 from bindings import CONFIGURE_SUBMIT_EXPAND, HELP_EXPAND
 from mattermost_apps import JWTRejected, verify_call_jwt
-from tests.apps_plugin.protocol import JWT_HEADER, ping_request, sign_jwt
+from mattermost_apps.testing import JWT_HEADER, ping_request, sign_jwt
 from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID, CLIENT_SECRET
 
 SECRET_HINT = '"Outgoing JWT Secret"'

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mattermost_apps.jwt_auth import _plugin_shaped_claims, verify_call_jwt
-from tests.apps_plugin.protocol import sign_jwt
+from mattermost_apps.testing import sign_jwt
 
 SECRET = "fast-path-secret-0123456789abcdef-0123456789"
 LEEWAY = 10

@@ -1,4 +1,4 @@
-"""Issue 2 item 5, `POST /oauth2/complete`: exchange the code, read the identity, store one encrypted record
+"""`POST /oauth2/complete`: exchange the code, read the identity, store one encrypted record
 with the acting user's token, confirm by DM; every failure stores nothing (handlers/oauth2.py)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import requests
 
 import call_paths as paths
 from handlers import messages
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
 from provider import pkce
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
@@ -161,7 +161,7 @@ def test_dm_is_sent_after_the_record_is_stored(configured, google, mattermost, r
     ids=["short names", "renamed and added", "scope unticked", "no scope"],
 )
 def test_google_adding_or_renaming_scopes_is_tolerated(configured, requests_mock, mattermost, cipher, granted_scope):
-    # requests-oauthlib raises "Scope has changed" when the session knows the requested scopes (#387).
+    # requests-oauthlib raises "Scope has changed" when the session knows the requested scopes.
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": granted_scope})
     requests_mock.get(USERINFO_URL, json=USERINFO)
     assert complete(configured, scope="email profile openid") == {"type": "ok"}

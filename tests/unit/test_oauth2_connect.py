@@ -1,4 +1,4 @@
-"""Issue 2 item 4, `POST /oauth2/connect`: the provider authorization URL the plugin 307-redirects the browser
+"""`POST /oauth2/connect`: the provider authorization URL the plugin 307-redirects the browser
 to, with stateless PKCE derived from the plugin's state (handlers/oauth2.py, provider/pkce.py)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 import call_paths as paths
 from app import create_app
 from handlers import messages
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from provider import pkce
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from tests.conftest import AUTHORIZE_URL, CLIENT_ID, TOKEN_URL, USERINFO_URL, make_settings
 
 from .conftest import COMPLETE_URL, STATE

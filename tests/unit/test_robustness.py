@@ -1,4 +1,4 @@
-"""Issue 2 item 11, robustness: every call route answers HTTP 200 with a CallResponse whatever happens; outbound
+"""Robustness: every call route answers HTTP 200 with a CallResponse whatever happens; outbound
 calls share one session with timeouts; secrets and tokens stay out of the logs (mattermost_apps/flask_calls.py)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bindings import CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 from handlers import build_router
 from mattermost_apps import CallRouter
 from mattermost_apps.http import new_session
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, JWT_HEADER, sign_jwt
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, JWT_HEADER, sign_jwt
 from tests.conftest import (
     ADMIN,
     ADMIN_TOKEN,

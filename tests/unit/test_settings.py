@@ -1,4 +1,4 @@
-"""Issue 2 item 9, settings: one typed object from the environment, validated at start; the JWT secret generated
+"""Settings: one typed object from the environment, validated at start; the JWT secret generated
 once into a private file when unset; `app.py` exposes the WSGI `app` (settings.py, app.py)."""
 
 from __future__ import annotations

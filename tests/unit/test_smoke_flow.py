@@ -7,7 +7,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from bindings import CONFIGURE_SUBMIT_EXPAND, CONNECT_EXPAND, TOKEN_USE_EXPAND
-from tests.apps_plugin.protocol import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from tests.conftest import (
     ADMIN,
     ALICE,

@@ -1,8 +1,9 @@
-"""How the Apps plugin (com.mattermost.apps v1.2.2) builds a CallRequest and signs it.
+"""Test helpers for App authors: CallRequests built and signed exactly as the Apps plugin v1.2.2 sends them.
 
-Shared by the unit tests (which post these requests to the Flask test client) and by the plugin
-emulator (which posts them over HTTP), so both speak exactly the plugin's dialect. Section numbers
-refer to ../shared/apps-protocol.md.
+`build_call_request` reproduces the plugin's expand and context cleanup (`server/proxy/expand.go` in
+mattermost/mattermost-plugin-apps at v1.2.2), `sign_jwt` its `Mattermost-App-Authorization` token
+(`upstream/uphttp/upstream.go`). Post the two to your app's test client and it sees what Mattermost sends.
+Nothing here is used by the app at run time.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ PLUGIN_PATH = "/plugins/com.mattermost.apps"
 EXPAND_LEVELS = ("", "id", "summary", "all")
 JWT_HEADER = "Mattermost-App-Authorization"
 
-# Default calls and their expand (§1.4).
+# Default calls and their expand (`apps/manifest.go`).
 DEFAULT_CONNECT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
 DEFAULT_COMPLETE_EXPAND = {**DEFAULT_CONNECT_EXPAND, "oauth2_user": "all"}
 
-# model.User keys that have no omitempty and so always appear (§2.5).
+# model.User keys that have no omitempty and so always appear in every stripped user.
 _USER_ALWAYS = (
     "id",
     "delete_at",
@@ -88,7 +89,7 @@ class User:
 
 
 def strip_user(user: User, level: str) -> dict[str, Any] | None:
-    """`StripUser` by level (§2.5): `id` keeps the id and the always-present empty keys."""
+    """`StripUser` by level: `id` keeps the id and the always-present empty keys."""
     full = user.model()
     if level == "all":
         return full
@@ -116,7 +117,7 @@ def strip_user(user: User, level: str) -> dict[str, Any] | None:
 
 
 def parse_level(raw: Any) -> tuple[bool, str]:
-    """(required, level) from "+all", "summary", ... Anything else fails the call (§2.5)."""
+    """(required, level) from "+all", "summary", ... Anything else fails the call (`apps/expand.go`)."""
     if not isinstance(raw, str):
         raise ExpandError(f"{raw!r} is not a known expand level")
     required = raw.startswith("+")
@@ -160,7 +161,7 @@ def build_call_request(
     raw_command: str | None = None,
     developer_mode: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body the plugin POSTs to `{root_url}{call.path}` (§2), after expand and cleanup."""
+    """The JSON body the plugin POSTs to `{root_url}{call.path}`, after expand and cleanup."""
     expand: dict[str, Any] = call.get("expand") or {}
     context: dict[str, Any] = {
         "app_id": "",  # always "" after cleanup (v1.2.0+)
@@ -222,7 +223,7 @@ def build_call_request(
                 ok = False
             elif stored_oauth2_user:
                 value = json.loads(stored_oauth2_user)
-                # Nothing stored, `{}` or `null`: the field is left out, with no error even at +all (§2.4).
+                # Nothing stored, `{}` or `null`: the field is left out, with no error even at +all.
                 if value is not None and value != {}:
                     oauth2["user"] = value
         # channel, team, post, ... are not used by this app; a real server would fill them.
@@ -244,7 +245,7 @@ def build_call_request(
 
 
 def sign_jwt(secret: str, acting_user_id: str = "", *, now: float | None = None, ttl: int = 15 * 60) -> str:
-    """HS256 with `exp` (+15 min) and `acting_user_id` only when set (§6)."""
+    """HS256 with `exp` (+15 min) and `acting_user_id` only when set."""
     claims: dict[str, Any] = {"exp": int((time.time() if now is None else now) + ttl)}
     if acting_user_id:
         claims["acting_user_id"] = acting_user_id
@@ -260,7 +261,7 @@ def call_headers(app: InstalledApp, request: dict[str, Any]) -> dict[str, str]:
 
 
 def ping_request() -> dict[str, Any]:
-    """`/ping` at install is sent without expand (§2.6)."""
+    """`/ping` at install is sent without expand."""
     return {
         "path": "/ping",
         "context": {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "", "oauth2": {}},
