@@ -23,7 +23,7 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
 # Only what the app runs. The code stays owned by root: the app user can read it, not change it.
-COPY app.py app_keys.py call_paths.py services.py settings.py gunicorn.conf.py manifest.json ./
+COPY app.py commands.py services.py settings.py gunicorn.conf.py manifest.json ./
 COPY bindings/ ./bindings/
 COPY handlers/ ./handlers/
 COPY mattermost_apps/ ./mattermost_apps/

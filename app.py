@@ -8,16 +8,21 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
 
-from handlers import build_router, install
+from bindings import Command
+from commands import COMMANDS
+from handlers import build_router, install, messages
 from services import Services
 from settings import Settings
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+
+def create_app(settings: Settings | None = None, *, commands: Sequence[Command] = COMMANDS) -> Flask:
     if settings is None:
         # Logging first, so that what reading the settings says (a generated APP_SECRET) is formatted like the rest.
         level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
@@ -28,21 +33,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # Local providers (tests, `make demo`) speak plain http; oauthlib refuses it unless told.
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     if len(settings.app_secret.encode()) < 32:
-        logging.getLogger(__name__).warning("APP_SECRET is shorter than 32 bytes; a longer one is safer for HS256.")
+        log.warning("APP_SECRET is shorter than 32 bytes; a longer one is safer for HS256.")
     warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum recommended length")
     if not settings.token_encryption_keys:
-        logging.getLogger(__name__).info(
+        log.info(
             "TOKEN_ENCRYPTION_KEY is not set: token records are encrypted with a key derived from APP_SECRET, "
             "which Mattermost's database also holds; set TOKEN_ENCRYPTION_KEY in production (see SECURITY.md)."
         )
 
-    services = services or Services.build(settings)
+    services = Services.build(settings, commands)
     app = Flask(__name__, static_folder=None)
-    app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["services"] = services
     app.register_blueprint(install.http_routes(services))
-    build_router().install(app, jwt_secret=settings.app_secret, services=services)
+    build_router(services).install(app, jwt_secret=settings.app_secret, services=services, explain=messages.failure)
     return app
 
 
@@ -52,9 +56,8 @@ def configure_logging(level: str) -> None:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
     # urllib3 logs full URLs at DEBUG, and a revocation URL or an authorization redirect can carry a token.
-    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLevelName(level)))
-    logging.getLogger("requests_oauthlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
-    logging.getLogger("oauthlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    for library in ("urllib3", "requests_oauthlib", "oauthlib"):
+        logging.getLogger(library).setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 _app: Flask | None = None

@@ -3,52 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from app_keys import derive_fernet_key, derive_key
-from mattermost_apps import AppsClient, CallRequest
-from mattermost_apps.http import new_session
-from provider import GoogleCalendar, OAuth2Provider
+from mattermost_apps import ClientFactory, new_session
+from provider import GoogleCalendar, OAuth2Provider, Provider
 from settings import Settings
 from user_tokens import TokenCipher, UserTokens
 
+if TYPE_CHECKING:
+    from bindings import Command
+
 MANIFEST_TEMPLATE = Path(__file__).resolve().parent / "manifest.json"
-
-
-@dataclass(frozen=True)
-class MattermostClients:
-    """Builds an `AppsClient` for a call, with the app's session, timeout and site-URL override."""
-
-    http: requests.Session
-    timeout: float
-    site_url: str | None
-
-    def as_acting_user(self, call: CallRequest) -> AppsClient:
-        return AppsClient.as_acting_user(call.context, session=self.http, timeout=self.timeout, site_url=self.site_url)
-
-    def as_bot(self, call: CallRequest) -> AppsClient:
-        return AppsClient.as_bot(call.context, session=self.http, timeout=self.timeout, site_url=self.site_url)
+USER_AGENT = "mattermost-app-" + json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))["app_id"]
 
 
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    http: requests.Session
-    mattermost: MattermostClients
+    mattermost: ClientFactory
     provider: OAuth2Provider
     calendar: GoogleCalendar
     tokens: UserTokens
-    pkce_key: bytes
     manifest: dict[str, Any]
+    commands: tuple[Command, ...]
 
     @classmethod
-    def build(cls, settings: Settings, *, http: requests.Session | None = None) -> Services:
-        http = http or new_session()
-        provider = OAuth2Provider(
+    def build(cls, settings: Settings, commands: Sequence[Command]) -> Services:
+        http = new_session(user_agent=USER_AGENT)
+        provider = Provider(
             authorize_url=settings.oauth2_authorize_url,
             token_url=settings.oauth2_token_url,
             revoke_url=settings.oauth2_revoke_url,
@@ -57,17 +42,15 @@ class Services:
             session=http,
             timeout=settings.http_timeout,
         )
-        cipher = TokenCipher(settings.token_encryption_keys or (derive_fernet_key(settings.app_secret),))
-        mattermost = MattermostClients(http, settings.http_timeout, settings.mattermost_site_url)
+        mattermost = ClientFactory(http, settings.http_timeout, settings.mattermost_site_url)
         return cls(
             settings=settings,
-            http=http,
             mattermost=mattermost,
             provider=provider,
             calendar=GoogleCalendar(provider, settings.google_api_url),
-            tokens=UserTokens(provider=provider, cipher=cipher, client_for=mattermost.as_acting_user),
-            pkce_key=derive_key(settings.app_secret, "pkce"),
+            tokens=UserTokens(provider=provider, cipher=TokenCipher(settings.token_keys), client_for=mattermost.as_acting_user),
             manifest=render_manifest(settings),
+            commands=tuple(commands),
         )
 
 

@@ -5,27 +5,30 @@ Every setting is documented in the README's settings table; tests build `Setting
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from provider import Provider, calendar
 
 log = logging.getLogger(__name__)
 
-GOOGLE_AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
-GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
-GOOGLE_REVOKE_URL = "https://oauth2.googleapis.com/revoke"
-GOOGLE_USERINFO_URL = "https://openidconnect.googleapis.com/v1/userinfo"
-GOOGLE_CALENDAR_API_URL = "https://www.googleapis.com/calendar/v3"
-DEFAULT_SCOPES = ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
 DEFAULT_APP_SECRET_FILE = Path(__file__).resolve().parent / "instance" / "app_secret"
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Keys derived from APP_SECRET with HKDF-SHA256, one per purpose. Changing the salt or a purpose makes every stored
+# token record unreadable.
+_KEY_SALT = b"mattermost-app-google-oauth2"
 
 
 class SettingsError(ValueError):
@@ -38,12 +41,12 @@ class Settings:
     port: int = 8080
     root_url: str = "http://localhost:8080"
     mattermost_site_url: str | None = None
-    oauth2_authorize_url: str = GOOGLE_AUTHORIZE_URL
-    oauth2_token_url: str = GOOGLE_TOKEN_URL
-    oauth2_revoke_url: str = GOOGLE_REVOKE_URL
-    oauth2_userinfo_url: str = GOOGLE_USERINFO_URL
-    oauth2_scopes: tuple[str, ...] = DEFAULT_SCOPES
-    google_api_url: str = GOOGLE_CALENDAR_API_URL
+    oauth2_authorize_url: str = Provider.authorize_url
+    oauth2_token_url: str = Provider.token_url
+    oauth2_revoke_url: str = Provider.revoke_url
+    oauth2_userinfo_url: str = Provider.userinfo_url
+    oauth2_scopes: tuple[str, ...] = Provider.scopes
+    google_api_url: str = calendar.API_URL
     # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     http_timeout: float = 10.0
@@ -79,6 +82,21 @@ class Settings:
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}.")
 
+    @cached_property
+    def token_keys(self) -> tuple[str, ...]:
+        """The Fernet keys of the token records: TOKEN_ENCRYPTION_KEY, else one derived from APP_SECRET."""
+        if self.token_encryption_keys:
+            return self.token_encryption_keys
+        return (base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii"),)
+
+    @cached_property
+    def pkce_key(self) -> bytes:
+        """The key the PKCE verifier is derived with (provider/pkce.py)."""
+        return self._derive_key("pkce")
+
+    def _derive_key(self, purpose: str) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=_KEY_SALT, info=purpose.encode()).derive(self.app_secret.encode())
+
     @property
     def manifest_root_url(self) -> str:
         return self.root_url.rstrip("/")
@@ -87,7 +105,7 @@ class Settings:
     def provider_urls_are_insecure(self) -> bool:
         """True when a provider URL is plain http (local test providers); Google's are https."""
         urls = (self.oauth2_authorize_url, self.oauth2_token_url, self.oauth2_revoke_url, self.oauth2_userinfo_url)
-        return any(urlsplit(url).scheme == "http" for url in urls)
+        return any(urlsplit(url).scheme == "http" for url in urls if url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,18 +128,18 @@ class Settings:
 
         secret_file = Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE)
         keys = tuple(k.strip() for k in (get("TOKEN_ENCRYPTION_KEY") or "").split(",") if k.strip())
-        scopes = tuple((get("OAUTH2_SCOPES") or " ".join(DEFAULT_SCOPES)).split())
+        scopes = tuple((get("OAUTH2_SCOPES") or " ".join(Provider.scopes)).split())
         return cls(
             app_secret=get("APP_SECRET") or load_or_create_app_secret(secret_file),
             port=port,
             root_url=get("ROOT_URL") or "http://localhost:8080",
             mattermost_site_url=get("MATTERMOST_SITE_URL"),
-            oauth2_authorize_url=get("OAUTH2_AUTHORIZE_URL") or GOOGLE_AUTHORIZE_URL,
-            oauth2_token_url=get("OAUTH2_TOKEN_URL") or GOOGLE_TOKEN_URL,
-            oauth2_revoke_url=get("OAUTH2_REVOKE_URL") or GOOGLE_REVOKE_URL,
-            oauth2_userinfo_url=get("OAUTH2_USERINFO_URL") or GOOGLE_USERINFO_URL,
+            oauth2_authorize_url=get("OAUTH2_AUTHORIZE_URL") or Provider.authorize_url,
+            oauth2_token_url=get("OAUTH2_TOKEN_URL") or Provider.token_url,
+            oauth2_revoke_url=get("OAUTH2_REVOKE_URL") or Provider.revoke_url,
+            oauth2_userinfo_url=get("OAUTH2_USERINFO_URL") or Provider.userinfo_url,
             oauth2_scopes=scopes,
-            google_api_url=get("GOOGLE_API_URL") or GOOGLE_CALENDAR_API_URL,
+            google_api_url=get("GOOGLE_API_URL") or calendar.API_URL,
             token_encryption_keys=keys,
             http_timeout=timeout,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),

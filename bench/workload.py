@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app_keys import derive_fernet_key
-from bindings import DISCONNECT_EXPAND, TOKEN_USE_EXPAND
 from mattermost_apps.testing import (
     DEFAULT_COMPLETE_EXPAND,
     DEFAULT_CONNECT_EXPAND,
@@ -20,6 +18,8 @@ from mattermost_apps.testing import (
     call_headers,
 )
 from provider import Identity
+from settings import Settings
+from tests.conftest import DISCONNECT_EXPAND, TOKEN_USE_EXPAND
 from user_tokens import TokenCipher, TokenRecord
 
 from .stubs import IDENTITY
@@ -62,7 +62,7 @@ class Workload:
             site_url=mattermost_url,
             oauth2_app={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
         )
-        self.cipher = TokenCipher([derive_fernet_key(secret)])
+        self.cipher = TokenCipher(Settings(app_secret=secret).token_keys)
 
     def record(self, *, stale: bool, tag: str) -> dict[str, Any]:
         """An encrypted record as the app stores it; `tag` makes its refresh token unique."""

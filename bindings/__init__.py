@@ -1,30 +1,21 @@
-"""The `/google` command tree, as a pure function of who is asking.
+"""The slash command's tree, as a pure function of the command table and of who is asking.
 
-Each sub-command's submit call carries its own expand: the plugin sends back exactly what a binding asks
-for, so each one asks for the least it needs.
+A `Command` is one sub-command, declared once in the table (`commands.py`): its label, description, call path,
+expand, who sees it, and its handler. Everything else (the bindings, `help`, the call routes) is derived from it.
+Each sub-command's submit call carries its own expand: the plugin sends back exactly what a binding asks for, so
+each one asks for the least it needs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import call_paths as paths
+from mattermost_apps import CallRequest, CallResponse
 
 Binding = dict[str, Any]
-
-# What each call needs from Mattermost (levels: "", "id", "summary", "all"; never "none").
-CONFIGURE_FORM_EXPAND = {"acting_user": "summary", "oauth2_app": "all"}
-CONFIGURE_SUBMIT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
-CONNECT_EXPAND = {"acting_user": "id", "oauth2_app": "all", "oauth2_user": "all"}
-TOKEN_USE_EXPAND = {
-    "acting_user": "summary",
-    "acting_user_access_token": "all",
-    "oauth2_app": "all",
-    "oauth2_user": "all",
-}
-DISCONNECT_EXPAND = TOKEN_USE_EXPAND
-HELP_EXPAND = {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all"}
+Expand = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -32,51 +23,66 @@ class Viewer:
     """What the command tree depends on."""
 
     is_admin: bool
-    is_configured: bool
     is_connected: bool
 
 
-def _command(label: str, description: str, path: str, expand: dict[str, str], hint: str = "") -> Binding:
-    binding: Binding = {
-        "location": label,
-        "label": label,
-        "description": description,
-        "submit": {"path": path, "expand": expand},
-    }
-    if hint:
-        binding["hint"] = hint
-    return binding
+# Who sees a command.
+def everyone(viewer: Viewer) -> bool:
+    return True
 
 
-def sub_commands(viewer: Viewer) -> list[Binding]:
-    commands: list[Binding] = []
-    if viewer.is_admin:
-        commands.append(
-            _command(
-                "configure", "Register the Google OAuth2 client (system admins)", paths.CONFIGURE_FORM, CONFIGURE_FORM_EXPAND
-            )
-        )
-    if not viewer.is_connected:
-        commands.append(_command("connect", "Connect your Google account", paths.CONNECT, CONNECT_EXPAND))
-    else:
-        commands.append(_command("info", "Show the connected Google account", paths.INFO, TOKEN_USE_EXPAND))
-        commands.append(_command("events", "List your next 5 Google Calendar events", paths.EVENTS, TOKEN_USE_EXPAND))
-        commands.append(_command("disconnect", "Disconnect your Google account", paths.DISCONNECT, DISCONNECT_EXPAND))
-    commands.append(_command("help", "Show what /google can do", paths.HELP, HELP_EXPAND))
-    return commands
+def admins(viewer: Viewer) -> bool:
+    return viewer.is_admin
 
 
-def command_bindings(viewer: Viewer, *, icon: str = "icon.png") -> list[Binding]:
-    subs = sub_commands(viewer)
+def connected(viewer: Viewer) -> bool:
+    return viewer.is_connected
+
+
+def not_connected(viewer: Viewer) -> bool:
+    return not viewer.is_connected
+
+
+# What a call needs from Mattermost (levels: "", "id", "summary", "all"; never "none").
+# A command that uses the user's token: the acting user, their Mattermost token (to store a refreshed or cleared
+# record), the OAuth2 client (to refresh) and the user's stored record.
+TOKEN_USE = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all", "oauth2_user": "all"}
+
+
+@dataclass(frozen=True)
+class Command:
+    label: str
+    description: str
+    path: str
+    expand: Expand
+    shown_to: Callable[[Viewer], bool]
+    handler: Callable[[CallRequest, Any], CallResponse]
+
+    def binding(self) -> Binding:
+        return {
+            "location": self.label,
+            "label": self.label,
+            "description": self.description,
+            "submit": {"path": self.path, "expand": self.expand},
+        }
+
+
+def visible(commands: Iterable[Command], viewer: Viewer) -> list[Command]:
+    return [command for command in commands if command.shown_to(viewer)]
+
+
+def command_bindings(commands: Iterable[Command], viewer: Viewer, *, trigger: str, description: str, icon: str) -> list[Binding]:
+    """The `/command` binding: one top-level command `trigger` whose sub-commands are those `viewer` may see."""
+    subs = [command.binding() for command in visible(commands, viewer)]
     return [
         {
             "location": "/command",
             "bindings": [
                 {
-                    "location": paths.COMMAND,
-                    "label": paths.COMMAND,
+                    "location": trigger,
+                    "label": trigger,
                     "icon": icon,
-                    "description": "Google account and calendar",
+                    "description": description,
                     "hint": "[" + " | ".join(b["label"] for b in subs) + "]",
                     "bindings": subs,
                 }

@@ -1,4 +1,4 @@
-"""`/google configure` (system admins): a modal form to register the Google OAuth2 client.
+"""`configure` (system admins): a modal form to register the OAuth2 client, and its submit.
 
 `POST /oauth2/app` replaces the whole record, so fields the form does not show (`remote_root_url`,
 `data`) are carried over, and an empty secret keeps the stored one.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import call_paths as paths
-from bindings import CONFIGURE_SUBMIT_EXPAND
-from mattermost_apps import CallRequest, CallResponse, CallRouter, MattermostError, error, form, ok
+from mattermost_apps import CallRequest, CallResponse, MattermostError, error, form, ok
 from services import Services
 
-from . import messages
+from .messages import failure, text
 
+SUBMIT_PATH = "/configure/submit"
+SUBMIT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
 MAX_CLIENT_ID_LENGTH = 512
 MAX_CLIENT_SECRET_LENGTH = 512
 
@@ -26,45 +26,42 @@ def mask(secret: str) -> str:
 
 def configure_form(call: CallRequest, services: Services) -> CallResponse:
     if not call.context.is_system_admin:
-        return error(messages.ADMIN_ONLY)
-    return form(build_form(call))
+        return error(text("configure.admin_only"))
+    return form(build_form(call, icon=services.manifest["icon"]))
 
 
-def build_form(call: CallRequest) -> dict[str, Any]:
+def build_form(call: CallRequest, *, icon: str) -> dict[str, Any]:
     oauth2 = call.context.oauth2
-    secret_hint = (
-        f"Leave empty to keep the current secret (ending in {mask(oauth2.client_secret)})."
-        if oauth2.client_secret
-        else "The client secret Google shows next to the client ID."
-    )
-    header = "Create an OAuth client ID of type *Web application* in the Google Cloud console"
+    header = text("configure.header")
     if oauth2.complete_url:
-        header += f" and add this **Authorized redirect URI**, exactly: `{oauth2.complete_url}`"
+        header += text("configure.header_redirect", complete_url=oauth2.complete_url)
     return {
-        "title": "Configure Google OAuth2",
-        "icon": "icon.png",
+        "title": text("configure.title"),
+        "icon": icon,
         "header": header + ".",
-        "submit": {"path": paths.CONFIGURE_SUBMIT, "expand": CONFIGURE_SUBMIT_EXPAND},
+        "submit": {"path": SUBMIT_PATH, "expand": SUBMIT_EXPAND},
         "fields": [
             {
                 "name": "client_id",
                 "type": "text",
                 "label": "client-id",
-                "modal_label": "Client ID",
+                "modal_label": text("configure.client_id_label"),
                 "value": oauth2.client_id,
                 "is_required": True,
                 "max_length": MAX_CLIENT_ID_LENGTH,
-                "description": "Ends in .apps.googleusercontent.com",
+                "description": text("configure.client_id_description"),
             },
             {
                 "name": "client_secret",
                 "type": "text",
                 "subtype": "password",
                 "label": "client-secret",
-                "modal_label": "Client secret",
+                "modal_label": text("configure.client_secret_label"),
                 "is_required": not oauth2.client_secret,
                 "max_length": MAX_CLIENT_SECRET_LENGTH,
-                "description": secret_hint,
+                "description": text("configure.client_secret_keep", masked=mask(oauth2.client_secret))
+                if oauth2.client_secret
+                else text("configure.client_secret_description"),
             },
         ],
     }
@@ -73,21 +70,21 @@ def build_form(call: CallRequest) -> dict[str, Any]:
 def configure_submit(call: CallRequest, services: Services) -> CallResponse:
     context = call.context
     if not context.is_system_admin:
-        return error(messages.ADMIN_ONLY)
+        return error(text("configure.admin_only"))
     client_id = call.value("client_id")
     client_secret = call.value("client_secret")
     if not client_id:
-        return error("The client ID is required.")
+        return error(text("configure.client_id_required"))
     if len(client_id) > MAX_CLIENT_ID_LENGTH or any(ch.isspace() for ch in client_id):
-        return error(f"The client ID must be one word of at most {MAX_CLIENT_ID_LENGTH} characters.")
+        return error(text("configure.client_id_invalid", limit=MAX_CLIENT_ID_LENGTH))
     if not (client_id.isascii() and client_secret.isascii()):
-        return error("The client ID and secret must be ASCII: copy them again from the Google Cloud console.")
+        return error(text("configure.not_ascii"))
     if len(client_secret) > MAX_CLIENT_SECRET_LENGTH:
-        return error(f"The client secret must be at most {MAX_CLIENT_SECRET_LENGTH} characters.")
+        return error(text("configure.client_secret_too_long", limit=MAX_CLIENT_SECRET_LENGTH))
     if not client_secret:
         client_secret = context.oauth2.client_secret
         if not client_secret:
-            return error("The client secret is required: none is stored yet.")
+            return error(text("configure.client_secret_required"))
 
     record: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
     if context.oauth2.remote_root_url:
@@ -97,14 +94,9 @@ def configure_submit(call: CallRequest, services: Services) -> CallResponse:
     try:
         services.mattermost.as_acting_user(call).store_oauth2_app(record)
     except MattermostError as exc:
-        return error(exc.user_message())
+        return error(failure(exc))
 
-    text = f"Saved the Google OAuth2 client `{client_id}` (secret ending in `{mask(client_secret)}`)."
+    sentence = text("configure.saved", client_id=client_id, masked=mask(client_secret))
     if context.oauth2.complete_url:
-        text += f"\nIn the Google Cloud console, its authorized redirect URI must be exactly `{context.oauth2.complete_url}`."
-    return ok(text, refresh_bindings=True)
-
-
-def register(router: CallRouter) -> None:
-    router.route(paths.CONFIGURE_FORM)(configure_form)
-    router.route(paths.CONFIGURE_SUBMIT)(configure_submit)
+        sentence += text("configure.saved_redirect", complete_url=context.oauth2.complete_url)
+    return ok(sentence, refresh_bindings=True)

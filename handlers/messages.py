@@ -1,27 +1,181 @@
-"""The sentences users see when something fails, in one place so they stay consistent."""
+"""Every sentence a user or an admin reads, in one catalogue keyed by reason, and the one lookup that words them.
+
+`text(key, **params)` fills a sentence; `{provider}`, `{command}`, `{connect}` and `{configure}` are always
+available. `failure(exc)` words any error the app's packages raise, from its reason code. English is the only
+language for now: a translation is another catalogue, picked by the `locale` the calls expand.
+"""
 
 from __future__ import annotations
 
-from provider import ProviderError
+from typing import Any
 
-CONFIGURE = "/google configure"
-CONNECT = "/google connect"
+from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError
+from mattermost_apps.client import MAX_STORED_BYTES
+from mattermost_apps.jwt_auth import ALGORITHM, HEADER
+from provider import Provider, ProviderError
+from user_tokens import TokenUnavailable
 
-NOT_CONFIGURED = f"The Google OAuth2 client is not configured yet: ask a system admin to run `{CONFIGURE}`."
-ADMIN_ONLY = "Only a Mattermost system admin can configure the Google OAuth2 client."
+_SECRET_HINT = (  # a sentence, not a secret
+    "check that the install dialog's \"Outgoing JWT Secret\" is the app's APP_SECRET (reinstall with /apps install to change it)"  # noqa: S105
+)
+
+EN: dict[str, str] = {
+    # -- the call itself (mattermost_apps.CallRouter) -----------------------------------------------
+    "jwt.missing_header": f"The call has no {HEADER} header: {_SECRET_HINT}, and that the manifest sets use_jwt.",
+    "jwt.bad_scheme": f'The {HEADER} header must be "Bearer <jwt>".',
+    "jwt.expired": "The call's JWT has expired: check that the clocks of the Mattermost server and the app agree.",
+    "jwt.missing_exp": "The call's JWT has no exp claim, so it is refused.",
+    "jwt.bad_exp": "The call's JWT has an exp claim that is not a number, so it is refused.",
+    "jwt.bad_algorithm": f"The call's JWT is not signed with {ALGORITHM}, so it is refused.",
+    "jwt.bad_signature": f"The call's JWT signature does not match: {_SECRET_HINT}.",
+    "jwt.malformed": f"The call's JWT is malformed: {_SECRET_HINT}.",
+    "jwt.bad_acting_user_id": "The call's JWT has an acting_user_id that is not a string.",
+    "jwt.acting_user_mismatch": "The call's acting user does not match its JWT, so it is refused.",
+    "call.empty_body": "The request body is empty: expected a CallRequest JSON object.",
+    "call.not_json": "The request body is not valid JSON.",
+    "call.not_an_object": "The request body must be a JSON object (a CallRequest).",
+    "call.wrong_type": "The field {field} must be {expected}.",
+    "call.bad_expand_level": "The expand level of {field} must be a string.",
+    "call.bad_value": "The value {field} must be a string.",
+    "call.too_large": "The request body is larger than {kib} KiB.",
+    "unexpected": "The app failed unexpectedly while handling this command; the admin can find the reason in its log.",
+    # -- Mattermost (mattermost_apps.MattermostError) -----------------------------------------------
+    "mattermost.unreachable": "Mattermost could not be reached from the app; please try again in a minute.",
+    "mattermost.refused": "Mattermost refused to {operation} (HTTP {status}).",
+    "mattermost.failed": "Mattermost failed to {operation} (HTTP {status}); please try again.",
+    "mattermost.bad_answer": "Mattermost gave an answer the app could not use while trying to {operation}; please try again.",
+    "mattermost.too_large": "The data to {operation} is too large for Mattermost ({detail}, over the {limit}-byte limit).",
+    "mattermost.missing_token": "The call carried no {detail}, so the app cannot act for you (check the call's expand).",
+    "mattermost_operation.store_oauth2_app": "store the OAuth2 client",
+    "mattermost_operation.store_oauth2_user": "store your connection",
+    "mattermost_operation.get_oauth2_user": "read your connection",
+    "mattermost_operation.kv_get": "read from the KV store",
+    "mattermost_operation.kv_set": "write to the KV store",
+    "mattermost_operation.kv_delete": "delete from the KV store",
+    "mattermost_operation.open_dm": "open a direct message channel",
+    "mattermost_operation.post_dm": "post a direct message",
+    "mattermost_operation.authenticate": "authenticate to Mattermost",
+    # -- the provider (provider.ProviderError) ------------------------------------------------------
+    "provider.invalid_grant": "{provider} did not accept the grant (it expired, was revoked or was already used): run `{connect}` again.",
+    "provider.invalid_client": "{provider} rejected the app's OAuth2 client ID or secret: ask a system admin to check `{configure}`.",
+    "provider.unavailable": "{provider} could not be reached to {operation}; please try again in a minute.",
+    "provider.unauthorized": "{provider} did not accept your access token: run `{connect}` again.",
+    "provider.forbidden": "{provider} refused to {operation} ({detail}): run `{connect}` again and allow the requested access.",
+    "provider.other": "{provider} gave an answer the app could not use while trying to {operation}; please try again.",
+    "provider_operation.exchange_code": "exchange the authorization code",
+    "provider_operation.refresh": "refresh the access token",
+    "provider_operation.read_token": "read the token answer",
+    "provider_operation.read_identity": "read your profile",
+    "provider_operation.list_events": "list your events",
+    "provider_operation.other": "talk to {provider}",
+    # -- the user's token (user_tokens.TokenUnavailable) --------------------------------------------
+    "not_connected": "Your {provider} account is not connected: run `{connect}` first.",
+    "unreadable": "Your stored {provider} connection can no longer be read (the app's keys changed): run `{connect}` again.",
+    "no_refresh_token": "Your {provider} access has expired and the app holds no refresh token: run `{connect}` again.",
+    "grant_ended": "{provider} no longer accepts your connection (it was revoked or has expired): run `{connect}` again.",
+    "not_configured": "The {provider} OAuth2 client is not configured yet: ask a system admin to run `{configure}`.",
+    # -- install --------------------------------------------------------------------------------------
+    "install.next_steps": "Next: run `{configure}` to register your {provider} OAuth2 client; then each user runs `{connect}`.",
+    "install.home_page": """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{name}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5">
+<h1><img src="static/icon.png" alt="" width="32" height="32"> {name}</h1>
+<p>{description}</p>
+<p>To install it, a Mattermost system admin runs:</p>
+<pre>/apps install http {manifest_url}</pre>
+<p>and pastes the app's JWT secret (the <code>APP_SECRET</code> setting, or the file the app named in its log
+on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Then <code>{configure}</code>.</p>
+</body></html>
+""",
+    # -- configure --------------------------------------------------------------------------------------
+    "configure.admin_only": "Only a Mattermost system admin can configure the {provider} OAuth2 client.",
+    "configure.title": "Configure {provider} OAuth2",
+    "configure.header": "Create an OAuth client ID of type *Web application* at {console_url}",
+    "configure.header_redirect": " and add this **Authorized redirect URI**, exactly: `{complete_url}`",
+    "configure.client_id_label": "Client ID",
+    "configure.client_id_description": "The client ID {provider} gave the app.",
+    "configure.client_secret_label": "Client secret",
+    "configure.client_secret_description": "The client secret {provider} shows next to the client ID.",
+    "configure.client_secret_keep": "Leave empty to keep the current secret (ending in {masked}).",
+    "configure.client_id_required": "The client ID is required.",
+    "configure.client_id_invalid": "The client ID must be one word of at most {limit} characters.",
+    "configure.not_ascii": "The client ID and secret must be ASCII: copy them again from {console_url}.",
+    "configure.client_secret_too_long": "The client secret must be at most {limit} characters.",
+    "configure.client_secret_required": "The client secret is required: none is stored yet.",
+    "configure.saved": "Saved the {provider} OAuth2 client `{client_id}` (secret ending in `{masked}`).",
+    "configure.saved_redirect": "\nAt {console_url}, its authorized redirect URI must be exactly `{complete_url}`.",
+    # -- the remote OAuth2 flow ---------------------------------------------------------------------------
+    "oauth2.no_complete_url": "The call has no context.oauth2.complete_url (expand oauth2_app: all), so no redirect URI is known.",
+    "oauth2.no_state": "The call has no OAuth2 state from Mattermost; start again with `{connect}`.",
+    "oauth2.access_denied": "You did not allow access at {provider}, so your {provider} account was not connected.",
+    "oauth2.provider_refused": "{provider} refused the sign-in{code}, so your {provider} account was not connected.",
+    "oauth2.no_code": "{provider} sent no authorization code, so your account was not connected: run `{connect}` again.",
+    "oauth2.not_connected_after": "{reason} Your {provider} account was not connected.",
+    "oauth2.connected_dm": "Your {provider} account **{who}** is now connected. "
+    "Try `/{command} events` to see your next events, or `/{command} disconnect` to disconnect.",
+    # -- the commands ---------------------------------------------------------------------------------------
+    "command.description": "{provider} account and calendar",
+    "connect.no_connect_url": "The call has no context.oauth2.connect_url (expand oauth2_app: all).",
+    "connect.link": "[Connect your {provider} account]({url}).",
+    "connect.already": "Your {provider} account {who} is already connected. [Connect again]({url}) to switch accounts or renew access.",
+    "disconnect.nothing": "Your {provider} account was not connected; nothing is stored for you now.",
+    "disconnect.done": "Disconnected your {provider} account {who}.",
+    "disconnect.unconfirmed": " {provider} did not confirm the revocation.",
+    "disconnect.unsupported": " {provider} offers the app no way to revoke its access.",
+    "disconnect.manage": " You can remove the app at {manage_access_url}.",
+    "info.connected_as": "Connected to {provider} as **{who}**.",
+    "info.email": "- Email: {email}",
+    "info.account_id": "- {provider} account ID: `{sub}`",
+    "events.none": "You have no upcoming events on your primary {provider} calendar.",
+    "events.header": "Your next {count} event{plural} ({zone}):",
+    "events.all_day": "{date}, all day",
+    "help.intro": "**/{command}** connects your {provider} account to Mattermost.",
+    "help.line": "- `/{command} {label}`: {description}",
+}
+
+_DEFAULTS = {
+    "provider": Provider.name,
+    "command": Provider.command,
+    "connect": f"/{Provider.command} connect",
+    "configure": f"/{Provider.command} configure",
+    "console_url": Provider.console_url,
+}
 
 
-def provider_failure(exc: ProviderError) -> str:
-    """One sentence for a failed exchange with the provider, by reason."""
-    action = exc.operation or "talk to Google"
-    if exc.reason == "invalid_grant":
-        return f"Google did not accept the grant (it expired, was revoked or was already used): run `{CONNECT}` again."
-    if exc.reason == "invalid_client":
-        return f"Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `{CONFIGURE}`."
-    if exc.reason == "unavailable":
-        return f"Google could not be reached to {action}; please try again in a minute."
-    if exc.reason == "unauthorized":
-        return f"Google did not accept your access token: run `{CONNECT}` again."
-    if exc.reason == "forbidden":
-        return f"Google refused to {action} ({exc.detail}): run `{CONNECT}` again and allow the requested access."
-    return f"Google gave an answer the app could not use while trying to {action}; please try again."
+def text(key: str, /, locale: str = "", **params: Any) -> str:
+    """The sentence `key`, filled with `params` (English whatever `locale` says, for now)."""
+    return EN[key].format_map({**_DEFAULTS, **params})
+
+
+def failure(exc: Exception, locale: str = "") -> str:
+    """One sentence for an error raised by `mattermost_apps`, `provider` or `user_tokens`, from its reason."""
+    if isinstance(exc, JWTRejected):
+        return text(f"jwt.{exc.reason}", locale)
+    if isinstance(exc, BadCallRequest):
+        expected = {"string": "a string", "object": "an object"}.get(exc.expected, exc.expected)
+        field = _quote(exc.field) if exc.reason == "bad_expand_level" else exc.field
+        return text(f"call.{exc.reason}", locale, field=field, expected=expected)
+    if isinstance(exc, CallTooLarge):
+        return text("call.too_large", locale, kib=exc.limit // 1024)
+    if isinstance(exc, MattermostError):
+        operation = text(f"mattermost_operation.{exc.operation}", locale)
+        return text(
+            f"mattermost.{exc.reason}", locale, operation=operation, status=exc.status, detail=exc.detail, limit=MAX_STORED_BYTES
+        )
+    if isinstance(exc, ProviderError):
+        operation = text(_known("provider_operation", exc.operation), locale)
+        return text(_known("provider", exc.reason), locale, operation=operation, detail=exc.detail)
+    if isinstance(exc, TokenUnavailable):
+        return text(exc.reason, locale)
+    return text("unexpected", locale)
+
+
+def _known(prefix: str, name: str) -> str:
+    key = f"{prefix}.{name}"
+    return key if key in EN else f"{prefix}.other"
+
+
+def _quote(value: str, limit: int = 40) -> str:
+    """Untrusted text quoted in a one-line sentence: repr'd (no newline, no markup surprises) and cut to `limit`."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import re
 
-import call_paths as paths
-from mattermost_apps import CallRequest, CallResponse, CallRouter, MattermostError, error, ok
+from mattermost_apps import CallRequest, CallResponse, MattermostError, error, ok
 from provider import ProviderError, TokenGrant, pkce
 from services import Services
 from user_tokens import TokenRecord
 
-from . import messages
+from .messages import failure, text
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +26,13 @@ _SAFE_ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 def connect(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
     if not oauth2.client_id:
-        return error(messages.NOT_CONFIGURED)
+        return error(text("not_configured"))
     if not oauth2.complete_url:
-        return error("The call has no context.oauth2.complete_url (expand oauth2_app: all), so no redirect URI is known.")
+        return error(text("oauth2.no_complete_url"))
     state = call.value("state")
     if not state:
-        return error("The call has no OAuth2 state from Mattermost; start again with `/google connect`.")
-    verifier = pkce.code_verifier(services.pkce_key, state)
+        return error(text("oauth2.no_state"))
+    verifier = pkce.code_verifier(services.settings.pkce_key, state)
     url = services.provider.authorization_url(
         client_id=oauth2.client_id,
         redirect_uri=oauth2.complete_url,
@@ -49,16 +48,15 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
         code = _SAFE_ERROR_CODE.sub("", provider_error)[:64]
         log.info("user %s: provider answered error=%s", call.context.acting_user_id, code)
         if code == "access_denied":
-            return error("You did not allow access at Google, so your Google account was not connected.")
-        reason = f" ({code})" if code else ""
-        return error(f"Google refused the sign-in{reason}, so your Google account was not connected.")
+            return error(text("oauth2.access_denied"))
+        return error(text("oauth2.provider_refused", code=f" ({code})" if code else ""))
     code = call.value("code")
     state = call.value("state")
     if not code or not state:
-        return error(f"Google sent no authorization code, so your account was not connected: run `{messages.CONNECT}` again.")
+        return error(text("oauth2.no_code"))
     oauth2 = call.context.oauth2
     if not oauth2.is_configured:
-        return error(messages.NOT_CONFIGURED)
+        return error(text("not_configured"))
 
     try:
         grant = services.provider.exchange_code(
@@ -66,21 +64,20 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
             client_secret=oauth2.client_secret,
             redirect_uri=oauth2.complete_url,
             code=code,
-            code_verifier=pkce.code_verifier(services.pkce_key, state),
+            code_verifier=pkce.code_verifier(services.settings.pkce_key, state),
         )
     except ProviderError as exc:
         log.warning("user %s: code exchange failed: %s", call.context.acting_user_id, exc)
-        return error(messages.provider_failure(exc))
+        return error(failure(exc))
 
     try:
-        identity = services.provider.fetch_identity(grant.access_token)
+        identity = services.provider.identity(grant.access_token)
         services.tokens.save(call, TokenRecord.from_grant(grant, identity))
     except (ProviderError, MattermostError) as exc:
         if isinstance(exc, ProviderError):  # a MattermostError was logged where it was raised
             log.warning("user %s: connect failed after the code exchange: %s", call.context.acting_user_id, exc)
         _revoke_quietly(grant, call, services)
-        text = messages.provider_failure(exc) if isinstance(exc, ProviderError) else exc.user_message()
-        return error(text + " Your Google account was not connected.")
+        return error(text("oauth2.not_connected_after", reason=failure(exc)))
 
     _confirm_by_direct_message(call, services, identity.email or identity.name or identity.sub)
     return ok()
@@ -96,16 +93,9 @@ def _revoke_quietly(grant: TokenGrant, call: CallRequest, services: Services) ->
 
 def _confirm_by_direct_message(call: CallRequest, services: Services, who: str) -> None:
     context = call.context
-    message = (
-        f"Your Google account **{who}** is now connected. "
-        "Try `/google events` to see your next events, or `/google disconnect` to disconnect."
-    )
     try:
-        services.mattermost.as_bot(call).send_direct_message(context.bot_user_id, context.acting_user_id, message)
+        services.mattermost.as_bot(call).send_direct_message(
+            context.bot_user_id, context.acting_user_id, text("oauth2.connected_dm", who=who)
+        )
     except MattermostError as exc:  # the account is connected; a lost confirmation must not undo that
         log.warning("user %s: connected, but the confirmation DM failed: %s", context.acting_user_id, exc)
-
-
-def register(router: CallRouter) -> None:
-    router.route(paths.OAUTH2_CONNECT)(connect)
-    router.route(paths.OAUTH2_COMPLETE)(complete)

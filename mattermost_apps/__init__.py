@@ -1,12 +1,16 @@
 """A small, provider-independent toolkit for Mattermost Apps (plugin `com.mattermost.apps` v1.2.2) in Python.
 
-Nothing here knows about Google: lift the package out to build another App.
+It imports nothing from the app around it: copy the folder into another project to build another App. Its errors
+carry reason codes and no wording; the app turns them into sentences (`CallRouter.install(..., explain=...)`).
+`mattermost_apps.testing` builds and signs CallRequests exactly as the plugin does, for your tests.
 """
 
 from .calls import BadCallRequest, CallRequest, CallResponse, Context, OAuth2Context, error, form, navigate, ok
-from .client import AppsClient, MattermostError, MissingToken, PayloadTooLarge
-from .flask_calls import CallRouter
+from .client import AppsClient, ClientFactory, MattermostError
+from .flask_calls import CallRouter, CallTooLarge
+from .http import new_session
 from .jwt_auth import JWTRejected, verify_call_jwt
+from .paths import forbidden_call_paths
 
 __all__ = [
     "AppsClient",
@@ -14,15 +18,17 @@ __all__ = [
     "CallRequest",
     "CallResponse",
     "CallRouter",
+    "CallTooLarge",
+    "ClientFactory",
     "Context",
     "JWTRejected",
     "MattermostError",
-    "MissingToken",
     "OAuth2Context",
-    "PayloadTooLarge",
     "error",
+    "forbidden_call_paths",
     "form",
     "navigate",
+    "new_session",
     "ok",
     "verify_call_jwt",
 ]

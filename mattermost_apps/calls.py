@@ -1,7 +1,7 @@
 """CallRequest parsing and CallResponse builders for the Mattermost Apps framework (plugin v1.2.2).
 
 A CallRequest is untrusted JSON: every accessor checks the type it returns, and a request whose
-shape is wrong raises `BadCallRequest` with one sentence fit for the user.
+shape is wrong raises `BadCallRequest` with a reason code (the app words it for the user).
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ CallResponse = dict[str, JSON]
 
 
 class BadCallRequest(ValueError):
-    """The request is not a CallRequest the app can act on; str(exc) is shown to the user."""
+    """The request is not a CallRequest the app can act on.
+
+    `reason`: `empty_body`, `not_json`, `not_an_object` (the body), `wrong_type` (`field` is not `expected`,
+    "string" or "object"), `bad_expand_level` (`field` names the expand key), `bad_value` (the value `field`).
+    """
+
+    def __init__(self, reason: str, *, field: str = "", expected: str = "") -> None:
+        self.reason = reason
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{reason}: {field} {expected}".strip(": "))
 
 
 def ok(text: str | None = None, *, data: JSON = None, refresh_bindings: bool = False) -> CallResponse:
@@ -44,17 +54,12 @@ def navigate(url: str, *, use_external_browser: bool = False) -> CallResponse:
     return response
 
 
-def quote_short(text: str, limit: int = 40) -> str:
-    """Untrusted text quoted in a one-line error: repr'd (no newline, no markup surprises) and cut to `limit`."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
 def _optional_str(obj: dict[str, JSON], key: str, where: str) -> str:
     value = obj.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise BadCallRequest(f"The field {where}{key} must be a string.")
+        raise BadCallRequest("wrong_type", field=where + key, expected="string")
     return value
 
 
@@ -63,7 +68,7 @@ def _optional_dict(obj: dict[str, JSON], key: str, where: str) -> dict[str, JSON
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadCallRequest(f"The field {where}{key} must be an object.")
+        raise BadCallRequest("wrong_type", field=where + key, expected="object")
     return value
 
 
@@ -117,7 +122,7 @@ class Context:
         acting_user = obj.get("acting_user")
         if acting_user is not None:
             if not isinstance(acting_user, dict):
-                raise BadCallRequest("The field context.acting_user must be an object.")
+                raise BadCallRequest("wrong_type", field="context.acting_user", expected="object")
             _optional_str(acting_user, "id", "context.acting_user.")
             _optional_str(acting_user, "roles", "context.acting_user.")
             _optional_str(acting_user, "username", "context.acting_user.")
@@ -135,10 +140,6 @@ class Context:
     @property
     def acting_user_id(self) -> str:
         return (self.acting_user or {}).get("id") or ""
-
-    @property
-    def acting_username(self) -> str:
-        return (self.acting_user or {}).get("username") or ""
 
     @property
     def is_system_admin(self) -> bool:
@@ -169,11 +170,11 @@ class CallRequest:
     @classmethod
     def parse(cls, obj: JSON) -> CallRequest:
         if not isinstance(obj, dict):
-            raise BadCallRequest("The request body must be a JSON object (a CallRequest).")
+            raise BadCallRequest("not_an_object")
         expand = _optional_dict(obj, "expand", "")
         for key, level in expand.items():
             if not isinstance(level, str):
-                raise BadCallRequest(f"The expand level of {quote_short(key)} must be a string.")
+                raise BadCallRequest("bad_expand_level", field=key)
         return cls(
             path=_optional_str(obj, "path", ""),
             expand=expand,
@@ -188,9 +189,9 @@ class CallRequest:
         try:
             obj = json.loads(body) if body else None
         except (ValueError, RecursionError):  # bad UTF-8, bad JSON, or an integer too long to parse
-            raise BadCallRequest("The request body is not valid JSON.") from None
+            raise BadCallRequest("not_json") from None
         if obj is None:
-            raise BadCallRequest("The request body is empty: expected a CallRequest JSON object.")
+            raise BadCallRequest("empty_body")
         return cls.parse(obj)
 
     def value(self, name: str) -> str:
@@ -210,4 +211,4 @@ class CallRequest:
             return "true" if raw else "false"
         if isinstance(raw, str | int | float):
             return str(raw).strip()
-        raise BadCallRequest(f"The value {name} must be a string.")
+        raise BadCallRequest("bad_value", field=name)

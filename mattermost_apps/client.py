@@ -1,65 +1,68 @@
 """A REST client for what an App may ask of Mattermost: the Apps plugin's API (`/plugins/com.mattermost.apps/api/v1`)
 and the two `/api/v4` calls a direct message needs.
 
-Build one per call from the call's context: `as_acting_user(context)` or `as_bot(context)`. The tokens in a
-context are sessions the plugin mints for (app, user) and lasts minutes: never keep them.
+`ClientFactory` builds one client per call, from that call's context: `as_acting_user(call)` or `as_bot(call)`. The
+tokens in a context are sessions the plugin mints for (app, user) and lasts minutes: never keep them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from .calls import Context
+from .calls import CallRequest
 
 log = logging.getLogger(__name__)
 
 APPS_API_PATH = "/plugins/com.mattermost.apps/api/v1"
 MAX_STORED_BYTES = 8192  # the plugin's MaxKVStoreValueLength for KV, /oauth2/app and /oauth2/user bodies
 MAX_KV_PREFIX_LENGTH = 2
+# The sentinels the plugin ends its plain-text error bodies with (`utils/errors.go`).
+_SENTINELS = ("unauthorized", "forbidden", "invalid input", "not found")
 
 
 class MattermostError(Exception):
-    """Mattermost refused or failed a request. `status` is 0 when it could not be reached.
+    """Mattermost refused or failed a request, or the call gives the app no way to ask.
 
-    Every MattermostError has been logged (one WARNING line with the reason) where it was raised: callers need not."""
+    `reason`: `unreachable` (no answer: connection error or timeout), `refused` (401 or 403), `failed` (another
+    status), `bad_answer` (an answer the app cannot read), `too_large` (over the plugin's 8 KiB limit: not sent),
+    `missing_token` (the call's context carries no `detail` token). `operation` names what was asked:
+    `store_oauth2_app`, `store_oauth2_user`, `get_oauth2_user`, `kv_get`, `kv_set`, `kv_delete`, `open_dm`, `post_dm`.
+    `detail` is the app's own (a byte count, a token name, the plugin's error sentinel), never Mattermost's text.
+    Every MattermostError has been logged, one WARNING line, where it was raised.
+    """
 
-    def __init__(self, operation: str, status: int, detail: str) -> None:
+    def __init__(self, reason: str, operation: str, *, status: int = 0, detail: str = "") -> None:
+        self.reason = reason
         self.operation = operation
         self.status = status
         self.detail = detail
-        super().__init__(f"{operation}: {status or 'unreachable'} {detail}".strip())
-
-    @property
-    def is_unauthorized(self) -> bool:
-        return self.status in (401, 403)
-
-    def user_message(self) -> str:
-        if self.status == 0:
-            return "Mattermost could not be reached from the app; please try again in a minute."
-        if self.is_unauthorized:
-            return f"Mattermost refused to {self.operation} ({self.detail or self.status})."
-        return f"Mattermost failed to {self.operation} (HTTP {self.status}); please try again."
+        super().__init__(f"{operation}: {reason}" + (f" (HTTP {status})" if status else "") + (f" {detail}" if detail else ""))
 
 
-class PayloadTooLarge(MattermostError):
-    def __init__(self, operation: str, size: int) -> None:
-        super().__init__(operation, 413, f"the payload is {size} bytes, over the {MAX_STORED_BYTES}-byte limit")
+@dataclass(frozen=True)
+class ClientFactory:
+    """Builds the `AppsClient` of a call. `site_url`, when set, replaces the call's `context.mattermost_site_url`."""
 
-    def user_message(self) -> str:
-        return f"The data to {self.operation} is too large for Mattermost ({self.detail})."
+    session: requests.Session
+    timeout: float
+    site_url: str | None = None
 
+    def as_acting_user(self, call: CallRequest) -> AppsClient:
+        return self._client(call, call.context.acting_user_access_token, "acting_user_access_token")
 
-class MissingToken(MattermostError):
-    def __init__(self, which: str) -> None:
-        self.which = which
-        super().__init__("authenticate to Mattermost", 0, f"the call carried no {which}")
+    def as_bot(self, call: CallRequest) -> AppsClient:
+        return self._client(call, call.context.bot_access_token, "bot_access_token")
 
-    def user_message(self) -> str:
-        return f"The call carried no {self.which}, so the app cannot act for you (check the call's expand)."
+    def _client(self, call: CallRequest, token: str, which: str) -> AppsClient:
+        if not token:
+            log.warning("no %s in the call: check the call's expand and the app's permissions", which)
+            raise MattermostError("missing_token", "authenticate", detail=which)
+        return AppsClient(self.site_url or call.context.mattermost_site_url, token, session=self.session, timeout=self.timeout)
 
 
 class AppsClient:
@@ -69,24 +72,6 @@ class AppsClient:
         self._session = session
         self._timeout = timeout
 
-    # -- construction -------------------------------------------------------------------------------
-
-    @classmethod
-    def as_acting_user(
-        cls, context: Context, *, session: requests.Session, timeout: float, site_url: str | None = None
-    ) -> AppsClient:
-        if not context.acting_user_access_token:
-            log.warning("no acting_user_access_token in the call: check the call's expand")
-            raise MissingToken("acting_user_access_token")
-        return cls(site_url or context.mattermost_site_url, context.acting_user_access_token, session=session, timeout=timeout)
-
-    @classmethod
-    def as_bot(cls, context: Context, *, session: requests.Session, timeout: float, site_url: str | None = None) -> AppsClient:
-        if not context.bot_access_token:
-            log.warning("no bot_access_token in the call: the app needs the act_as_bot permission")
-            raise MissingToken("bot_access_token")
-        return cls(site_url or context.mattermost_site_url, context.bot_access_token, session=session, timeout=timeout)
-
     # -- Apps plugin: OAuth2 -------------------------------------------------------------------------
 
     def store_oauth2_app(self, oauth2_app: dict[str, Any]) -> None:
@@ -94,52 +79,45 @@ class AppsClient:
 
         Mattermost allows it only with a system admin's acting-user token.
         """
-        self._request("store the OAuth2 client", "POST", APPS_API_PATH + "/oauth2/app", body=oauth2_app)
+        self._request("store_oauth2_app", "POST", APPS_API_PATH + "/oauth2/app", body=oauth2_app)
 
     def store_oauth2_user(self, record: Any) -> None:
         """Store the acting user's record for this app; `None` stores JSON `null` (disconnected)."""
-        self._request("store your connection", "POST", APPS_API_PATH + "/oauth2/user", body=record)
+        self._request("store_oauth2_user", "POST", APPS_API_PATH + "/oauth2/user", body=record)
 
     def get_oauth2_user(self) -> Any:
         """The acting user's stored record, or None when nothing (or `null`) was ever stored."""
-        response = self._request("read your connection", "GET", APPS_API_PATH + "/oauth2/user")
-        return _json_or_none(response, "read your connection")
+        return _json_or_none(self._request("get_oauth2_user", "GET", APPS_API_PATH + "/oauth2/user"), "get_oauth2_user")
 
     # -- Apps plugin: KV (namespaced per app and per token owner) ------------------------------------
 
     def kv_get(self, prefix: str, key: str) -> Any:
         """The stored value, or None when the key is missing (the plugin answers `{}`)."""
-        response = self._request("read from the KV store", "GET", _kv_path(prefix, key))
-        value = _json_or_none(response, "read from the KV store")
+        value = _json_or_none(self._request("kv_get", "GET", _kv_path(prefix, key)), "kv_get")
         return None if value == {} else value
 
     def kv_set(self, prefix: str, key: str, value: Any) -> bool:
-        response = self._request("write to the KV store", "POST", _kv_path(prefix, key), body=value)
-        result = _json_or_none(response, "write to the KV store")
+        result = _json_or_none(self._request("kv_set", "POST", _kv_path(prefix, key), body=value), "kv_set")
         return bool(isinstance(result, dict) and result.get("changed"))
 
     def kv_delete(self, prefix: str, key: str) -> None:
-        self._request("delete from the KV store", "DELETE", _kv_path(prefix, key))
+        self._request("kv_delete", "DELETE", _kv_path(prefix, key))
 
     # -- Mattermost REST v4 --------------------------------------------------------------------------
 
     def send_direct_message(self, bot_user_id: str, user_id: str, message: str) -> str:
         """Post `message` in the DM channel between the token's owner (the bot) and `user_id`; returns the post id."""
         channel = _json_or_none(
-            self._request("open a direct message channel", "POST", "/api/v4/channels/direct", body=[bot_user_id, user_id]),
-            "open a direct message channel",
+            self._request("open_dm", "POST", "/api/v4/channels/direct", body=[bot_user_id, user_id]), "open_dm"
         )
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
-            raise MattermostError("open a direct message channel", 200, "the answer has no channel id")
-        post = _json_or_none(
-            self._request(
-                "post a direct message", "POST", "/api/v4/posts", body={"channel_id": channel["id"], "message": message}
-            ),
-            "post a direct message",
-        )
+            log.warning("Mattermost POST /api/v4/channels/direct answered with no channel id")
+            raise MattermostError("bad_answer", "open_dm", status=200)
+        body = {"channel_id": channel["id"], "message": message}
+        post = _json_or_none(self._request("post_dm", "POST", "/api/v4/posts", body=body), "post_dm")
         return post.get("id", "") if isinstance(post, dict) else ""
 
-    # -- transport -----------------------------------------------------------------------------------
+    # -- internals ----------------------------------------------------------------------------------
 
     def _request(self, operation: str, method: str, path: str, *, body: Any = None) -> requests.Response:
         data: bytes | None = None
@@ -150,18 +128,27 @@ class AppsClient:
                 log.warning(
                     "Mattermost %s %s not sent: %d bytes, over the %d-byte limit", method, path, len(data), MAX_STORED_BYTES
                 )
-                raise PayloadTooLarge(operation, len(data))
+                raise MattermostError("too_large", operation, detail=f"{len(data)} bytes")
             headers["Content-Type"] = "application/json"
         try:
             response = self._session.request(method, self.site_url + path, data=data, headers=headers, timeout=self._timeout)
         except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a token headers cannot carry
             log.warning("Mattermost %s %s failed: %s", method, path, type(exc).__name__)
-            raise MattermostError(operation, 0, type(exc).__name__) from None
+            raise MattermostError("unreachable", operation, detail=type(exc).__name__) from None
         if response.status_code >= 300:
-            detail = " ".join(response.text.split())[:200]
-            log.warning("Mattermost %s %s answered %s: %s", method, path, response.status_code, detail)
-            raise MattermostError(operation, response.status_code, detail)
+            sentinel = _sentinel(response.text)
+            log.warning(
+                "Mattermost %s %s answered %s%s", method, path, response.status_code, f" ({sentinel})" if sentinel else ""
+            )
+            reason = "refused" if response.status_code in (401, 403) else "failed"
+            raise MattermostError(reason, operation, status=response.status_code, detail=sentinel)
         return response
+
+
+def _sentinel(text: str) -> str:
+    """The plugin's error sentinel at the end of its answer ("...: unauthorized"), the only part of it kept."""
+    tail = text.strip().rsplit(": ", 1)[-1]
+    return tail if tail in _SENTINELS else ""
 
 
 def _kv_path(prefix: str, key: str) -> str:
@@ -178,4 +165,5 @@ def _json_or_none(response: requests.Response, operation: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise MattermostError(operation, response.status_code, "the answer is not JSON") from None
+        log.warning("Mattermost answered %s with something that is not JSON", operation)
+        raise MattermostError("bad_answer", operation, status=response.status_code) from None

@@ -10,10 +10,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-USER_AGENT = "mattermost-app-google-oauth2"
 
-
-def new_session(*, retries: int = 2, backoff: float = 0.2, pool_size: int = 16) -> requests.Session:
+def new_session(*, user_agent: str, retries: int = 2, backoff: float = 0.2, pool_size: int = 16) -> requests.Session:
     retry = Retry(
         total=retries,
         connect=retries,
@@ -29,5 +27,5 @@ def new_session(*, retries: int = 2, backoff: float = 0.2, pool_size: int = 16) 
     session = requests.Session()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
+    session.headers["User-Agent"] = user_agent
     return session

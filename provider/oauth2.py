@@ -1,8 +1,11 @@
-"""The OAuth2 provider (Google by default; any OAuth2/OIDC server through the OAUTH2_* settings).
+"""A generic OAuth2 client: authorization URL, code exchange, refresh, revocation, identity, API GETs.
 
-Each method is one round trip. Failures raise `ProviderError` with a reason the handlers turn into one
-sentence. Token-endpoint work goes through requests-oauthlib; its sessions borrow the app's shared
+Each method is one round trip. Failures raise `ProviderError` with a reason code. The authorization URL is
+oauthlib's, the exchange and the refresh go through requests-oauthlib; its sessions borrow the app's shared
 connection pool, and every request is bounded by the app's timeout.
+
+A provider is a subclass (see `provider/google.py`): its class attributes are the defaults the settings start
+from, and `revoke` and `identity` are the two hooks a provider that strays from the standards overrides.
 
 Refresh uses requests-oauthlib rather than google-auth on purpose: google-auth retries a refresh POST on
 5xx, and a provider that rotates refresh tokens revokes the whole grant when one is replayed.
@@ -10,17 +13,16 @@ Refresh uses requests-oauthlib rather than google-auth on purpose: google-auth r
 
 from __future__ import annotations
 
-import functools
 import logging
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlparse, urlunparse
+from types import MappingProxyType
+from typing import Any, Literal
 
 import requests
-from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
-from oauthlib.oauth2.rfc6749.utils import is_secure_transport
+from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .errors import ProviderError
@@ -29,19 +31,9 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 128  # characters kept of the userinfo `name`
 MAX_EMAIL_LENGTH = 254  # RFC 5321: no valid address is longer
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
-
-# quote_plus for the values that are the same on every connect (client id, redirect URI, scopes): quoting a URL
-# costs a few µs a call, a lookup much less.
-_quote_same = functools.lru_cache(maxsize=256)(quote_plus)
-
-
-@functools.lru_cache(maxsize=16)
-def _split_url(url: str) -> tuple[str, str, str, str, tuple[str, ...], str]:
-    """urlparse, with the query as oauthlib re-encodes it (parse_qsl, then urlencode): `k=v` strings."""
-    scheme, netloc, path, params, query, fragment = urlparse(url)
-    pairs = tuple(f"{quote_plus(k)}={quote_plus(v)}" for k, v in parse_qsl(query, keep_blank_values=True))
-    return scheme, netloc, path, params, pairs, fragment
+RevokeOutcome = Literal["revoked", "unconfirmed", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +55,21 @@ class Identity:
 
 
 class OAuth2Provider:
+    # How users read the provider's name, and the slash command named after it (`/<command>`).
+    name = "OAuth2"
+    command = "oauth2"
+    # Defaults of the OAUTH2_* settings. An empty revoke_url: the provider offers no revocation endpoint.
+    authorize_url = ""
+    token_url = ""
+    revoke_url = ""
+    userinfo_url = ""
+    scopes: tuple[str, ...] = ()
+    # Extra query parameters of the authorization URL.
+    authorization_params: Mapping[str, str] = MappingProxyType({})
+    # Where an admin registers the app as an OAuth2 client, and where a user removes its access by hand.
+    console_url = ""
+    manage_access_url = ""
+
     def __init__(
         self,
         *,
@@ -78,36 +85,21 @@ class OAuth2Provider:
         self.token_url = token_url
         self.revoke_url = revoke_url
         self.userinfo_url = userinfo_url
-        self.scopes = list(scopes)
+        self.scopes = tuple(scopes)
         self._session = session
         self._timeout = timeout
 
     def authorization_url(self, *, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str:
-        """The URL the plugin redirects the browser to. `state` is the plugin's, passed through unchanged;
-        `access_type=offline` + `prompt=consent` make Google return a refresh token on every connect.
-
-        The same URL, byte for byte, as oauthlib's `WebApplicationClient.prepare_request_uri` (what
-        `OAuth2Session.authorization_url` calls), same parameters in the same order, same check of the transport;
-        built directly, because the session and oauthlib's generic parameter handling were most of the cost of
-        `/oauth2/connect` (docs/performance.md; tests/unit/test_authorization_url.py holds the two equal)."""
-        if not is_secure_transport(self.authorize_url):
-            raise InsecureTransportError()
-        scheme, netloc, path, params, query_pairs, fragment = _split_url(self.authorize_url)
-        pairs = [*query_pairs, "response_type=code", "client_id=" + _quote_same(client_id)]
-        if redirect_uri:
-            pairs.append("redirect_uri=" + _quote_same(redirect_uri))
-        if self.scopes:
-            pairs.append("scope=" + _quote_same(" ".join(self.scopes)))
-        if state:
-            pairs.append("state=" + quote_plus(state))
-        pairs += [
-            "code_challenge=" + quote_plus(code_challenge),
-            "code_challenge_method=S256",
-            "access_type=offline",
-            "prompt=consent",
-            "include_granted_scopes=true",
-        ]
-        return urlunparse((scheme, netloc, path, params, "&".join(pairs), fragment))
+        """The URL the plugin redirects the browser to. `state` is the plugin's, passed through unchanged."""
+        return WebApplicationClient(client_id).prepare_request_uri(
+            self.authorize_url,
+            redirect_uri=redirect_uri,
+            scope=list(self.scopes),
+            state=state,
+            code_challenge=code_challenge,
+            code_challenge_method="S256",
+            **self.authorization_params,
+        )
 
     def exchange_code(
         self, *, client_id: str, client_secret: str, redirect_uri: str, code: str, code_verifier: str
@@ -116,13 +108,9 @@ class OAuth2Provider:
         # `email` as a URL), and oauthlib would raise on the difference. What was granted is in the answer.
         oauth = self._oauth_session(client_id, redirect_uri=redirect_uri)
         token = self._token_call(
-            "exchange the authorization code",
+            "exchange_code",
             lambda: oauth.fetch_token(
-                self.token_url,
-                code=code,
-                client_secret=client_secret,
-                code_verifier=code_verifier,
-                timeout=self._timeout,
+                self.token_url, code=code, client_secret=client_secret, code_verifier=code_verifier, timeout=self._timeout
             ),
         )
         return _grant_from(token, previous_refresh_token=None)
@@ -130,19 +118,20 @@ class OAuth2Provider:
     def refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> TokenGrant:
         oauth = self._oauth_session(client_id)
         token = self._token_call(
-            "refresh the access token",
+            "refresh",
             lambda: oauth.refresh_token(
-                self.token_url,
-                refresh_token=refresh_token,
-                auth=(client_id, client_secret),
-                timeout=self._timeout,
+                self.token_url, refresh_token=refresh_token, auth=(client_id, client_secret), timeout=self._timeout
             ),
         )
         # A provider that does not rotate (Google) answers without a refresh token: keep ours.
         return _grant_from(token, previous_refresh_token=refresh_token)
 
-    def revoke(self, token: str, *, client_id: str, client_secret: str) -> bool:
-        """Best effort: True when the provider confirmed. Revoking the refresh token ends the whole grant."""
+    # -- hooks --------------------------------------------------------------------------------------
+
+    def revoke(self, token: str, *, client_id: str, client_secret: str) -> RevokeOutcome:
+        """End the grant (RFC 7009), best effort. Revoking the refresh token ends the whole grant."""
+        if not self.revoke_url:
+            return "unsupported"
         try:
             response = self._session.post(
                 self.revoke_url,
@@ -152,17 +141,18 @@ class OAuth2Provider:
             )
         except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a client id or secret that is not latin-1
             log.warning("token revocation failed: %s", type(exc).__name__)
-            return False
+            return "unconfirmed"
         if response.status_code != 200:
             log.warning("token revocation answered %s", response.status_code)
-            return False
-        return True
+            return "unconfirmed"
+        return "revoked"
 
-    def fetch_identity(self, access_token: str) -> Identity:
-        info = self.get_json(self.userinfo_url, access_token, operation="read your profile")
+    def identity(self, access_token: str) -> Identity:
+        """Who the user is at the provider: OpenID Connect userinfo (`sub`, or `id`; `email`; `name`)."""
+        info = self.get_json(self.userinfo_url, access_token, operation="read_identity")
         sub = info.get("sub") or info.get("id")
         if not isinstance(sub, str | int) or sub == "":
-            raise ProviderError("bad_response", "read your profile", "the userinfo answer has no sub")
+            raise ProviderError("bad_response", "read_identity", "no sub")
         email = info.get("email")
         name = info.get("name")
         # Display-only fields, bounded so the encrypted record stays under Mattermost's 8 KiB limit.
@@ -171,6 +161,8 @@ class OAuth2Provider:
             email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
             name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
         )
+
+    # -- APIs ---------------------------------------------------------------------------------------
 
     def get_json(self, url: str, access_token: str, *, operation: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET a JSON object from an API with the user's access token."""
@@ -184,21 +176,21 @@ class OAuth2Provider:
         except requests.RequestException as exc:
             raise ProviderError("unavailable", operation, type(exc).__name__) from None
         except UnicodeError:  # a token HTTP headers cannot carry (not latin-1)
-            raise ProviderError("unauthorized", operation, "the access token cannot be sent") from None
+            raise ProviderError("unauthorized", operation, "unsendable token") from None
         if response.status_code == 401:
-            raise ProviderError("unauthorized", operation, "the access token was not accepted", status=401)
+            raise ProviderError("unauthorized", operation, status=401)
         if response.status_code == 403:
-            raise ProviderError("forbidden", operation, _error_summary(response), status=403)
+            raise ProviderError("forbidden", operation, _error_code(response), status=403)
         if response.status_code >= 500 or response.status_code == 429:
             raise ProviderError("unavailable", operation, f"HTTP {response.status_code}", status=response.status_code)
         if response.status_code != 200:
-            raise ProviderError("bad_response", operation, _error_summary(response), status=response.status_code)
+            raise ProviderError("bad_response", operation, _error_code(response), status=response.status_code)
         try:
             body = response.json()
         except ValueError:
-            raise ProviderError("bad_response", operation, "the answer is not JSON") from None
+            raise ProviderError("bad_response", operation, "not JSON") from None
         if not isinstance(body, dict):
-            raise ProviderError("bad_response", operation, "the answer is not a JSON object")
+            raise ProviderError("bad_response", operation, "not a JSON object")
         return body
 
     # -- internals ----------------------------------------------------------------------------------
@@ -214,20 +206,17 @@ class OAuth2Provider:
         return oauth
 
     @staticmethod
-    def _token_call(operation: str, call: Any) -> dict[str, Any]:
+    def _token_call(operation: str, call: Callable[[], Any]) -> dict[str, Any]:
         try:
             token = call()
         except ProviderError as exc:
             raise ProviderError(exc.reason, operation, exc.detail, status=exc.status) from None
         except OAuth2Error as exc:
             reason = exc.error if exc.error in ("invalid_grant", "invalid_client") else "rejected"
-            raise ProviderError(reason, operation, exc.error or "", status=exc.status_code) from None
+            code = exc.error if isinstance(exc.error, str) and _ERROR_CODE.fullmatch(exc.error) else ""
+            raise ProviderError(reason, operation, code, status=exc.status_code) from None
         except requests.RequestException as exc:
             raise ProviderError("unavailable", operation, type(exc).__name__) from None
-        except Warning as exc:  # oauthlib's "Scope has changed" when a scope was passed
-            token = getattr(exc, "token", None)
-            if token is None:
-                raise ProviderError("bad_response", operation, str(exc)) from None
         except ValueError as exc:  # oauthlib: not JSON, or no access_token
             raise ProviderError("bad_response", operation, type(exc).__name__) from None
         return dict(token)
@@ -245,7 +234,7 @@ def _raise_on_server_error(response: requests.Response) -> requests.Response:
 def _grant_from(token: dict[str, Any], *, previous_refresh_token: str | None) -> TokenGrant:
     access_token = token.get("access_token")
     if not isinstance(access_token, str) or not access_token:
-        raise ProviderError("bad_response", "read the token answer", "no access_token")
+        raise ProviderError("bad_response", "read_token", "no access_token")
     refresh_token = token.get("refresh_token") or previous_refresh_token
     expires_at = token.get("expires_at")
     if not isinstance(expires_at, int | float):
@@ -263,15 +252,13 @@ def _grant_from(token: dict[str, Any], *, previous_refresh_token: str | None) ->
     )
 
 
-def _error_summary(response: requests.Response) -> str:
+def _error_code(response: requests.Response) -> str:
+    """The API's error code, if its answer names one (`{"error": {"status": "PERMISSION_DENIED"}}` or
+    `{"error": "insufficient_scope"}`); never its free text."""
     try:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}"
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict):  # Google APIs: {"error": {"code", "message", "status"}}
-            return str(err.get("status") or err.get("message") or response.status_code)[:120]
-        if isinstance(err, str):
-            return err[:120]
-    return f"HTTP {response.status_code}"
+    err = body.get("error") if isinstance(body, dict) else None
+    code = err.get("status") if isinstance(err, dict) else err
+    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else f"HTTP {response.status_code}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,8 +14,35 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from bindings import TOKEN_USE
+from commands import COMMANDS
+from handlers import configure
+from mattermost_apps import paths as plugin_paths
 from mattermost_apps.testing import InstalledApp, User, build_call_request, call_headers
+from provider import Provider
+from services import MANIFEST_TEMPLATE
 from settings import Settings
+
+# The command table, by label, and every call path the app serves, derived from it and from the manifest.
+COMMAND = {command.label: command for command in COMMANDS}
+_MANIFEST = json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))
+paths = SimpleNamespace(
+    PING=plugin_paths.PING,
+    INSTALL=_MANIFEST["on_install"]["path"],
+    BINDINGS=_MANIFEST["bindings"]["path"],
+    OAUTH2_CONNECT=plugin_paths.OAUTH2_CONNECT,
+    OAUTH2_COMPLETE=plugin_paths.OAUTH2_COMPLETE,
+    CONFIGURE_SUBMIT=configure.SUBMIT_PATH,
+    **{label.upper(): command.path for label, command in COMMAND.items()},
+    CONFIGURE_FORM=COMMAND["configure"].path,
+    COMMAND=Provider.command,
+)
+TOKEN_USE_EXPAND = TOKEN_USE
+DISCONNECT_EXPAND = COMMAND["disconnect"].expand
+CONNECT_EXPAND = COMMAND["connect"].expand
+HELP_EXPAND = COMMAND["help"].expand
+CONFIGURE_FORM_EXPAND = COMMAND["configure"].expand
+CONFIGURE_SUBMIT_EXPAND = configure.SUBMIT_EXPAND
 
 SITE_URL = "http://mattermost.test"
 APPS_API = SITE_URL + "/plugins/com.mattermost.apps/api/v1"
@@ -48,6 +76,11 @@ def make_settings(**overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def derived_keys(app_secret: str) -> Settings:
+    """Settings with `app_secret`, for the keys they derive from it (`token_keys`, `pkce_key`)."""
+    return make_settings(app_secret=app_secret)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from `context.oauth2`), never the id_token (not needed, and large).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -19,7 +18,6 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from provider import Identity, TokenGrant
 
 RECORD_VERSION = 1
-READABLE_MEMORY = 4096  # ciphertext digests TokenCipher.readable remembers (32 bytes each)
 
 
 class UnreadableRecord(Exception):
@@ -89,8 +87,6 @@ class TokenCipher:
         if not keys:
             raise ValueError("TokenCipher needs at least one key")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
-        # SHA-256 digests of ciphertexts that opened (never a token): see `readable`.
-        self._readable: set[bytes] = set()
 
     def seal(self, record: TokenRecord) -> dict[str, Any]:
         # UTF-8 rather than \u escapes: a non-ASCII name costs 2-4 bytes a character, not 6-12, under the 8 KiB limit.
@@ -111,27 +107,6 @@ class TokenCipher:
         except ValueError:
             raise UnreadableRecord("the decrypted record is not JSON") from None
         return TokenRecord.from_json(data)
-
-    def readable(self, stored: Any) -> bool:
-        """Whether `open(stored)` succeeds, without decrypting again a ciphertext that already opened here.
-
-        /bindings asks this on every refresh of the command tree, for the same few records; a ciphertext opens
-        the same way every time under the same keys. The memory is of digests only, and bounded.
-        """
-        ciphertext = _ciphertext(stored)
-        if ciphertext is None:
-            return False
-        digest = hashlib.sha256(ciphertext.encode("utf-8", "surrogatepass")).digest()
-        if digest in self._readable:
-            return True
-        try:
-            self.open(stored)
-        except UnreadableRecord:
-            return False
-        if len(self._readable) >= READABLE_MEMORY:
-            self._readable.clear()
-        self._readable.add(digest)
-        return True
 
 
 def _ciphertext(stored: Any) -> str | None:

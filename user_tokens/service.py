@@ -25,15 +25,16 @@ _ROTATION_MEMORY_SECONDS = 120.0
 
 
 class TokenUnavailable(Exception):
-    """The call cannot get a usable token; str(exc) is the one sentence for the user."""
+    """The call cannot get a usable token.
 
+    `reason`: `not_connected` (nothing stored), `unreadable` (a record the app's keys cannot open), `no_refresh_token`
+    (expired, and nothing to refresh it with), `grant_ended` (the provider refused the refresh token: revoked or
+    expired), `not_configured` (no OAuth2 client to refresh with).
+    """
 
-class NotConnected(TokenUnavailable):
-    pass
-
-
-class ReconnectNeeded(TokenUnavailable):
-    pass
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class UserTokens:
@@ -43,13 +44,11 @@ class UserTokens:
         provider: OAuth2Provider,
         cipher: TokenCipher,
         client_for: Callable[[CallRequest], AppsClient],
-        connect_command: str = "/google connect",
         refresh_margin: float = REFRESH_MARGIN_SECONDS,
     ) -> None:
         self._provider = provider
         self._cipher = cipher
         self._client_for = client_for
-        self._connect = connect_command
         self._margin = refresh_margin
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -71,9 +70,11 @@ class UserTokens:
         return self._cipher.open(oauth2.user)
 
     def is_connected(self, call: CallRequest) -> bool:
-        """`load(call) is not None`, an unreadable record counting as not connected (a cheap check: see TokenCipher.readable)."""
-        oauth2 = call.context.oauth2
-        return oauth2.has_user and self._cipher.readable(oauth2.user)
+        """`load(call) is not None`, an unreadable record counting as not connected."""
+        try:
+            return self.load(call) is not None
+        except UnreadableRecord:
+            return False
 
     def save(self, call: CallRequest, record: TokenRecord) -> None:
         self._client_for(call).store_oauth2_user(self._cipher.seal(record))
@@ -89,11 +90,9 @@ class UserTokens:
             record = self.load(call)
         except UnreadableRecord as exc:
             log.warning("user %s: stored record unreadable: %s", call.context.acting_user_id, exc)
-            raise ReconnectNeeded(
-                f"Your stored Google connection can no longer be read (the app's keys changed): run `{self._connect}` again."
-            ) from None
+            raise TokenUnavailable("unreadable") from None
         if record is None:
-            raise NotConnected(f"Your Google account is not connected: run `{self._connect}` first.")
+            raise TokenUnavailable("not_connected")
         if record.is_stale(margin=self._margin):
             record = self.refresh(call, record)
         return record
@@ -103,12 +102,10 @@ class UserTokens:
         user_id = call.context.acting_user_id
         if not record.refresh_token:
             self._clear_quietly(call)
-            raise ReconnectNeeded(
-                f"Your Google access has expired and the app holds no refresh token: run `{self._connect}` again."
-            )
+            raise TokenUnavailable("no_refresh_token")
         oauth2 = call.context.oauth2
         if not oauth2.is_configured:
-            raise TokenUnavailable("The Google OAuth2 client is not configured: ask a system admin to run `/google configure`.")
+            raise TokenUnavailable("not_configured")
         lock = self._lock_for(user_id)
         waited = not lock.acquire(blocking=False)
         if waited:
@@ -128,9 +125,7 @@ class UserTokens:
                 if exc.reason == "invalid_grant":
                     log.info("user %s: refresh token no longer valid; clearing the record", user_id)
                     self._clear_quietly(call)
-                    raise ReconnectNeeded(
-                        f"Google no longer accepts your connection (it was revoked or has expired): run `{self._connect}` again."
-                    ) from None
+                    raise TokenUnavailable("grant_ended") from None
                 raise
             self._remember_traded_in(record.refresh_token or "")
             refreshed = record.with_grant(grant)

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bindings import CONFIGURE_SUBMIT_EXPAND
-from handlers.messages import ADMIN_ONLY
+from handlers.messages import text
+from tests.conftest import CONFIGURE_SUBMIT_EXPAND
 
 from .harness import CLIENT_ID, CLIENT_SECRET, Stack, UserAgent, complete_url, connect_link, connect_url
 
@@ -54,7 +54,7 @@ def test_non_admin_configure_is_refused_and_stores_nothing(mattermost: Stack) ->
         {"client_id": "evil-client", "client_secret": "evil-secret"},
     )
 
-    assert answer == {**answer, "type": "error", "text": ADMIN_ONLY}
+    assert answer == {**answer, "type": "error", "text": text("configure.admin_only")}
     assert not emulator.oauth2_app().get("client_id")
     assert emulator.rest_calls("POST", "/oauth2/app") == []
     assert [c["type"] for c in emulator.app_calls("/configure/submit")] == ["error"]

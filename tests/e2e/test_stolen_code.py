@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from app_keys import derive_key
 from provider import pkce
+from tests.conftest import derived_keys
 
 from .harness import CLIENT_ID, CLIENT_SECRET, Stack, UserAgent, complete_url, connect_link
 
@@ -33,7 +33,7 @@ def test_a_stolen_code_cannot_be_exchanged_without_the_verifier(configured: Stac
     assert configured.stored_record("alice") is None
 
     # The control: the code itself was good. Whoever holds APP_SECRET (the app) computes the verifier and it works.
-    verifier = pkce.code_verifier(derive_key(configured.app_secret, "pkce"), state)
+    verifier = pkce.code_verifier(derived_keys(configured.app_secret).pkce_key, state)
     data = {
         "grant_type": "authorization_code",
         "code": code,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -9,8 +10,6 @@ import requests_mock as requests_mock_module
 from cryptography.fernet import Fernet, InvalidToken
 
 from app import create_app
-from app_keys import derive_fernet_key, derive_key
-from bindings import TOKEN_USE_EXPAND
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, build_call_request
 from provider import Identity
 from tests.conftest import (
@@ -20,8 +19,10 @@ from tests.conftest import (
     APPS_API,
     SITE_URL,
     TOKEN_URL,
+    TOKEN_USE_EXPAND,
     USERINFO_URL,
     FakePlugin,
+    derived_keys,
     make_settings,
 )
 from user_tokens import TokenRecord, UnreadableRecord
@@ -79,24 +80,27 @@ def test_the_stored_record_is_ciphertext_with_no_piece_of_a_token_or_the_identit
 def test_without_token_encryption_key_the_key_is_derived_from_app_secret(plugin, requests_mock):
     plugin.configure()
     _, stored = complete(plugin, requests_mock)
-    record = unseal(stored.last_request.body, derive_fernet_key(APP_SECRET))
+    record = unseal(stored.last_request.body, derived_keys(APP_SECRET).token_keys[0])
     assert record.access_token == ACCESS and record.refresh_token == REFRESH
     # Not the secret itself, and a different key for every purpose and every APP_SECRET.
     keys = {
-        derive_fernet_key(APP_SECRET),
-        derive_fernet_key(APP_SECRET + "x"),
-        Fernet(derive_fernet_key(APP_SECRET))._signing_key.hex(),
+        derived_keys(APP_SECRET).token_keys[0],
+        derived_keys(APP_SECRET + "x").token_keys[0],
+        Fernet(derived_keys(APP_SECRET).token_keys[0])._signing_key.hex(),
     }
     assert len(keys) == 3
-    assert derive_key(APP_SECRET, "pkce") != derive_key(APP_SECRET, "token-encryption")
-    assert APP_SECRET.encode() not in (derive_key(APP_SECRET, "pkce"), derive_key(APP_SECRET, "token-encryption"))
+    assert derived_keys(APP_SECRET).pkce_key != base64.urlsafe_b64decode(derived_keys(APP_SECRET).token_keys[0])
+    assert APP_SECRET.encode() not in (
+        derived_keys(APP_SECRET).pkce_key,
+        base64.urlsafe_b64decode(derived_keys(APP_SECRET).token_keys[0]),
+    )
 
 
 def test_a_different_app_secret_cannot_read_the_record(installed, requests_mock):
     writer = plugin_for(installed)
     _, stored = complete(writer, requests_mock)
     with pytest.raises(UnreadableRecord):
-        unseal(stored.last_request.body, derive_fernet_key("another-app-secret-0123456789abcdef"))
+        unseal(stored.last_request.body, derived_keys("another-app-secret-0123456789abcdef").token_keys[0])
 
 
 def test_token_encryption_key_when_set_is_the_key_not_app_secret(installed, requests_mock):
@@ -104,7 +108,7 @@ def test_token_encryption_key_when_set_is_the_key_not_app_secret(installed, requ
     _, stored = complete(plugin, requests_mock)
     assert unseal(stored.last_request.body, NEW_KEY).access_token == ACCESS
     with pytest.raises(UnreadableRecord):
-        unseal(stored.last_request.body, derive_fernet_key(APP_SECRET))
+        unseal(stored.last_request.body, derived_keys(APP_SECRET).token_keys[0])
     # A replica with the same TOKEN_ENCRYPTION_KEY and another APP_SECRET reads it (the key is the only thing needed).
     other = create_app(make_settings(app_secret="another-app-secret-0123456789abcdef", token_encryption_keys=(NEW_KEY,)))
     record = other.extensions["services"].tokens._cipher.open(json.loads(stored.last_request.body))
@@ -191,7 +195,7 @@ def test_userinfo_names_and_emails_are_bounded_so_the_record_fits(plugin, reques
     )
     assert answer == {"type": "ok"}, answer
     assert len(stored.last_request.body) <= 8192
-    record = unseal(stored.last_request.body, derive_fernet_key(APP_SECRET))
+    record = unseal(stored.last_request.body, derived_keys(APP_SECRET).token_keys[0])
     assert record.identity.name == "名" * 128 and len(record.identity.email) == 254
 
 
@@ -219,7 +223,7 @@ def test_the_record_never_holds_the_client_secret_or_id_token(plugin, requests_m
         values={"state": STATE, "code": "4/0Acode"},
     )
     assert post_call(plugin.client, plugin.installed, body) == {"type": "ok"}
-    plaintext = Fernet(derive_fernet_key(APP_SECRET)).decrypt(json.loads(stored.last_request.body)["fernet"].encode())
+    plaintext = Fernet(derived_keys(APP_SECRET).token_keys[0]).decrypt(json.loads(stored.last_request.body)["fernet"].encode())
     assert b"GOCSPX" not in plaintext and b"id-token-payload" not in plaintext
 
 

@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from app import create_app
-from bindings import CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
 from tests.conftest import (
     ADMIN,
@@ -23,9 +22,11 @@ from tests.conftest import (
     CALENDAR_API,
     CLIENT_ID,
     CLIENT_SECRET,
+    CONFIGURE_SUBMIT_EXPAND,
     REVOKE_URL,
     SITE_URL,
     TOKEN_URL,
+    TOKEN_USE_EXPAND,
     USERINFO_URL,
     FakePlugin,
     make_settings,
@@ -91,7 +92,7 @@ def test_the_token_endpoint_fails_at_complete(plugin, requests_mock, caplog, fau
         "text": "Google could not be reached to exchange the authorization code; please try again in a minute.",
     }
     assert not stored.called and not dm.called
-    one_warning(caplog, "exchange the authorization code", reason)
+    one_warning(caplog, "exchange_code", reason)
 
 
 @pytest.mark.parametrize(("fault", "reason"), TIMEOUTS_AND_5XX.values(), ids=TIMEOUTS_AND_5XX.keys())
@@ -105,7 +106,7 @@ def test_userinfo_fails_after_the_exchange_and_the_new_grant_is_revoked(plugin, 
     assert answer["type"] == "error" and "could not be reached" in answer["text"] and "not connected" in answer["text"]
     assert not stored.called and not dm.called
     assert revoke.call_count == 1 and "token=1%2F%2Ffault" in revoke.last_request.body  # nothing lingers at Google
-    one_warning(caplog, "read your profile", reason)
+    one_warning(caplog, "read_identity", reason)
 
 
 @pytest.mark.parametrize(("fault", "reason"), TIMEOUTS_AND_5XX.values(), ids=TIMEOUTS_AND_5XX.keys())
@@ -135,7 +136,7 @@ def test_the_refresh_fails_and_the_stored_record_is_untouched(plugin, requests_m
         "text": "Google could not be reached to refresh the access token; please try again in a minute.",
     }
     assert refresh.call_count == 1 and not stored.called
-    one_warning(caplog, "refresh the access token", reason)
+    one_warning(caplog, "refresh", reason)
 
 
 # -- Mattermost fails ----------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from bindings import CONFIGURE_SUBMIT_EXPAND, CONNECT_EXPAND, HELP_EXPAND, TOKEN_USE_EXPAND
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, InstalledApp, build_call_request, sign_jwt
 from tests.conftest import (
     ADMIN,
@@ -38,9 +37,13 @@ from tests.conftest import (
     CALENDAR_API,
     CLIENT_ID,
     CLIENT_SECRET,
+    CONFIGURE_SUBMIT_EXPAND,
+    CONNECT_EXPAND,
+    HELP_EXPAND,
     REVOKE_URL,
     SITE_URL,
     TOKEN_URL,
+    TOKEN_USE_EXPAND,
     USERINFO_URL,
     make_settings,
 )

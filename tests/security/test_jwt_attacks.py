@@ -14,11 +14,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bindings import CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 from mattermost_apps.jwt_auth import JWTRejected, verify_call_jwt
 from mattermost_apps.testing import JWT_HEADER, sign_jwt
 from settings import Settings, SettingsError
-from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID
+from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 
 SECRET_HINT = ("Outgoing JWT Secret", "APP_SECRET")
 

@@ -16,11 +16,18 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app import create_app
-from app_keys import derive_fernet_key, derive_key
-from bindings import CONFIGURE_SUBMIT_EXPAND, CONNECT_EXPAND, TOKEN_USE_EXPAND
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, InstalledApp, call_headers, sign_jwt
 from provider import pkce
-from tests.conftest import ADMIN, ALICE, BOT, make_settings
+from tests.conftest import (
+    ADMIN,
+    ALICE,
+    BOT,
+    CONFIGURE_SUBMIT_EXPAND,
+    CONNECT_EXPAND,
+    TOKEN_USE_EXPAND,
+    derived_keys,
+    make_settings,
+)
 
 from .support import APPS_API_PATH, FakeMattermost, RotatingProvider, a_record, provider_settings_overrides
 
@@ -91,8 +98,8 @@ class Flow:
         self.mattermost.stored[ALICE.id] = json.dumps(cipher.seal(stale)).encode()
 
     def secrets(self) -> list[str]:
-        pkce_key = derive_key(APP_SECRET, "pkce")
-        token_key = derive_key(APP_SECRET, "token-encryption")
+        pkce_key = derived_keys(APP_SECRET).pkce_key
+        token_key = base64.urlsafe_b64decode(derived_keys(APP_SECRET).token_keys[0])
         found = [
             APP_SECRET,
             CLIENT_SECRET,
@@ -100,7 +107,7 @@ class Flow:
             OLD_TOKEN_KEY,
             BOT_SESSION,
             *SESSION_TOKENS.values(),
-            derive_fernet_key(APP_SECRET),
+            derived_keys(APP_SECRET).token_keys[0],
             pkce_key.hex(),
             token_key.hex(),
             base64.urlsafe_b64encode(pkce_key).decode(),

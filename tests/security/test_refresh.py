@@ -13,9 +13,8 @@ import time
 import pytest
 
 from app import create_app
-from bindings import TOKEN_USE_EXPAND
 from mattermost_apps.testing import InstalledApp
-from tests.conftest import ALICE, TOKEN_URL, USERINFO_URL, FakePlugin, make_settings
+from tests.conftest import ALICE, TOKEN_URL, TOKEN_USE_EXPAND, USERINFO_URL, FakePlugin, make_settings
 from user_tokens import TokenRecord
 from user_tokens.service import REFRESH_MARGIN_SECONDS, UserTokens
 

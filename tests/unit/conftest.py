@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from app_keys import derive_fernet_key
 from provider import Identity
 from settings import Settings
 from tests.conftest import ALICE, APPS_API, SITE_URL
@@ -50,7 +49,7 @@ def services(app):
 @pytest.fixture
 def cipher(settings: Settings) -> TokenCipher:
     """The cipher the app builds from the same settings: what it seals, this opens, and the other way round."""
-    return TokenCipher(settings.token_encryption_keys or (derive_fernet_key(settings.app_secret),))
+    return TokenCipher(settings.token_keys)
 
 
 @pytest.fixture

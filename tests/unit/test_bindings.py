@@ -1,23 +1,26 @@
-"""Bindings: the `/google` tree per (admin?, configured?, connected?), through POST /bindings
-with the manifest's own expand, and the rules the plugin cleans bindings by (protocol §11)."""
+"""Bindings: the command tree per (admin?, configured?, connected?), through the bindings call with the manifest's own
+expand, and the rules the plugin cleans bindings by (`server/proxy/invoke_bindings.go` at v1.2.2). The expected
+trees are derived from the command table, so a new command is checked here without editing this file."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 
 import pytest
 
-import call_paths as paths
-from app_keys import derive_fernet_key
-from bindings import Viewer, command_bindings
+from bindings import Viewer, command_bindings, connected, visible
+from commands import COMMANDS
+from mattermost_apps import forbidden_call_paths
 from mattermost_apps.testing import EXPAND_LEVELS
-from tests.conftest import ADMIN, ALICE
+from services import MANIFEST_TEMPLATE
+from tests.conftest import ADMIN, ALICE, derived_keys, paths
 from user_tokens import TokenCipher
 
 from .conftest import make_record
 
-FORBIDDEN_FOR_USER_AGENT = {"/oauth2/connect", "/oauth2/complete", "/ping", "/webhook"}
+FORBIDDEN_FOR_USER_AGENT = {"/oauth2/connect", "/oauth2/complete", "/ping", "/webhook", "/install"}
 
 
 @pytest.fixture
@@ -35,9 +38,9 @@ def fetch_bindings(plugin, bindings_expand, user):
 def sub_command_labels(data):
     (top,) = data
     assert top["location"] == "/command"
-    (google,) = top["bindings"]
-    assert google["label"] == "google"
-    return [b["label"] for b in google["bindings"]]
+    (command,) = top["bindings"]
+    assert command["label"] == paths.COMMAND
+    return [b["label"] for b in command["bindings"]]
 
 
 def walk(bindings_list):
@@ -46,27 +49,38 @@ def walk(bindings_list):
         yield from walk(binding.get("bindings") or [])
 
 
+def labels_for(viewer: Viewer) -> list[str]:
+    return [command.label for command in visible(COMMANDS, viewer)]
+
+
 @pytest.mark.parametrize(
-    ("is_admin", "configured", "connected", "expected"),
-    [
-        (True, True, True, ["configure", "info", "events", "disconnect", "help"]),
-        (True, True, False, ["configure", "connect", "help"]),
-        (True, False, False, ["configure", "connect", "help"]),
-        (False, True, True, ["info", "events", "disconnect", "help"]),
-        (False, True, False, ["connect", "help"]),
-        (False, False, False, ["connect", "help"]),
-    ],
+    ("is_admin", "configured", "is_connected"),
+    list(itertools.product((True, False), repeat=3)),
+    ids=str,
 )
 def test_command_tree_for_each_kind_of_viewer(
-    plugin, bindings_expand, connect_user, requests_mock, is_admin, configured, connected, expected
+    plugin, bindings_expand, connect_user, requests_mock, is_admin, configured, is_connected
 ):
     user = ADMIN if is_admin else ALICE
     if configured:
         plugin.configure()
-    if connected:
+    if is_connected:
         connect_user(user)
+    expected = labels_for(Viewer(is_admin=is_admin, is_connected=is_connected))
     assert sub_command_labels(fetch_bindings(plugin, bindings_expand, user)) == expected
     assert requests_mock.request_history == []  # the record comes in the context: no round trip
+
+
+def test_who_sees_what():
+    # The table's promises, in words: configure for admins only, the token commands once connected, help always.
+    assert "configure" in labels_for(Viewer(is_admin=True, is_connected=False))
+    assert "configure" not in labels_for(Viewer(is_admin=False, is_connected=True))
+    assert {"info", "events", "disconnect"} <= set(labels_for(Viewer(is_admin=False, is_connected=True)))
+    assert not {"info", "events", "disconnect"} & set(labels_for(Viewer(is_admin=True, is_connected=False)))
+    assert all("help" in labels_for(Viewer(a, c)) for a, c in itertools.product((True, False), repeat=2))
+
+
+NOT_CONNECTED = labels_for(Viewer(is_admin=False, is_connected=False))
 
 
 @pytest.mark.parametrize(
@@ -84,14 +98,14 @@ def test_command_tree_for_each_kind_of_viewer(
 def test_a_record_that_is_not_a_usable_token_shows_connect(plugin, bindings_expand, stored):
     plugin.configure()
     plugin.store_user_record(ALICE, stored)
-    assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == ["connect", "help"]
+    assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == NOT_CONNECTED
 
 
 def test_a_record_sealed_with_another_key_shows_connect(plugin, bindings_expand):
     plugin.configure()
-    other = TokenCipher((derive_fernet_key("another-app-secret-with-enough-bytes-0000"),))
+    other = TokenCipher((derived_keys("another-app-secret-with-enough-bytes-0000").token_keys[0],))
     plugin.store_user_record(ALICE, other.seal(make_record()))
-    assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == ["connect", "help"]
+    assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == NOT_CONNECTED
 
 
 def test_an_expired_record_still_counts_as_connected(plugin, bindings_expand, connect_user):
@@ -106,69 +120,75 @@ def test_role_that_only_contains_admin_as_a_substring_is_not_admin(plugin, bindi
     assert "configure" not in sub_command_labels(fetch_bindings(plugin, bindings_expand, impostor))
 
 
-ALL_VIEWERS = [Viewer(*flags) for flags in itertools.product((True, False), repeat=3)]
+ALL_VIEWERS = [Viewer(*flags) for flags in itertools.product((True, False), repeat=2)]
+
+
+def tree(viewer: Viewer) -> list[dict]:
+    return command_bindings(COMMANDS, viewer, trigger=paths.COMMAND, description="d", icon="icon.png")
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_submit_paths_never_collide_with_paths_the_plugin_forbids(viewer):
-    # The plugin refuses these from the user agent with "forbidden call path" (protocol §1.4);
+    # The plugin refuses these from the user agent with "forbidden call path" (`server/proxy/invoke_call.go`);
     # hello-oauth2's own /connect command sat one typo away from it.
-    for binding in walk(command_bindings(viewer)):
+    forbidden = forbidden_call_paths(json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8")))
+    assert forbidden == FORBIDDEN_FOR_USER_AGENT
+    for binding in walk(tree(viewer)):
         if "submit" in binding:
             path = binding["submit"]["path"]
             assert path.startswith("/")
-            assert path not in FORBIDDEN_FOR_USER_AGENT
-            assert path not in paths.RESERVED
+            assert path not in forbidden
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_submit_paths_are_calls_the_app_serves(viewer, client):
     served = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
-    for binding in walk(command_bindings(viewer)):
+    for binding in walk(tree(viewer)):
         if "submit" in binding:
             assert binding["submit"]["path"] in served
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_every_expand_level_is_one_the_plugin_accepts(viewer):
-    # "none" is in the docs but fails the whole call (protocol §2.5).
-    for binding in walk(command_bindings(viewer)):
+    # "none" is in the docs but fails the whole call (`apps/expand.go`).
+    for binding in walk(tree(viewer)):
         for key, level in binding.get("submit", {}).get("expand", {}).items():
             assert isinstance(level, str) and level.removeprefix("+") in EXPAND_LEVELS, (binding["label"], key, level)
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_every_binding_has_exactly_one_of_submit_form_bindings(viewer):
-    for binding in walk(command_bindings(viewer)):
+    for binding in walk(tree(viewer)):
         assert sum(key in binding for key in ("submit", "form", "bindings")) == 1, binding
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_command_labels_are_one_word_and_unique(viewer):
-    (top,) = command_bindings(viewer)
+    (top,) = tree(viewer)
     for binding in walk(top["bindings"]):
         label = binding["label"]
         assert label and len(label.split()) == 1 and label == label.strip(), label
-    (google,) = top["bindings"]
-    labels = [b["label"] for b in google["bindings"]]
+    (command,) = top["bindings"]
+    labels = [b["label"] for b in command["bindings"]]
     assert len(labels) == len(set(labels))
-    assert google["hint"] == "[" + " | ".join(labels) + "]"
+    assert command["hint"] == "[" + " | ".join(labels) + "]"
 
 
-@pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
-def test_commands_that_use_the_token_ask_for_it_and_for_the_client(viewer):
-    needs_token = {"info", "events", "disconnect"}
-    for binding in walk(command_bindings(viewer)):
-        if binding.get("label") in needs_token:
-            expand = binding["submit"]["expand"]
-            assert expand["oauth2_user"] == "all" and expand["oauth2_app"] == "all"
-            assert expand["acting_user_access_token"] == "all"  # to store a refreshed or cleared record
-        if binding.get("label") == "connect":
-            assert binding["submit"]["expand"]["oauth2_app"] == "all"  # for connect_url
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.shown_to is connected], ids=lambda c: c.label)
+def test_commands_for_connected_users_ask_for_the_token_and_the_client(command):
+    # Shown only once connected: they use the token, so they need the record, the client to refresh it, and the
+    # user's Mattermost token to store a refreshed or cleared record.
+    assert command.expand["oauth2_user"] == "all" and command.expand["oauth2_app"] == "all"
+    assert command.expand["acting_user_access_token"] == "all"
 
 
-def test_the_icon_named_by_the_bindings_is_served(client):
-    (top,) = command_bindings(Viewer(False, False, False))
+def test_connect_asks_for_the_connect_url():
+    (connect,) = [c for c in COMMANDS if c.label == "connect"]
+    assert connect.expand["oauth2_app"] == "all"
+
+
+def test_the_icon_named_by_the_bindings_is_served(client, plugin, bindings_expand):
+    (top,) = fetch_bindings(plugin, bindings_expand, ALICE)
     icon = top["bindings"][0]["icon"]
     assert client.get(f"/static/{icon}").status_code == 200
 
@@ -176,4 +196,4 @@ def test_the_icon_named_by_the_bindings_is_served(client):
 def test_bindings_without_acting_user_show_no_admin_command(plugin, requests_mock):
     # With no acting user expanded the app cannot know the roles, so it must not offer configure.
     result = plugin.call(paths.BINDINGS, {"oauth2_app": "all", "oauth2_user": "all"}, user=ADMIN)
-    assert sub_command_labels(result["data"]) == ["connect", "help"]
+    assert sub_command_labels(result["data"]) == NOT_CONNECTED

@@ -12,10 +12,23 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-import call_paths as paths
-from bindings import CONNECT_EXPAND, DISCONNECT_EXPAND, HELP_EXPAND, TOKEN_USE_EXPAND
 from handlers import messages
-from tests.conftest import ADMIN, ALICE, ALICE_TOKEN, CALENDAR_API, CLIENT_ID, CLIENT_SECRET, REVOKE_URL, TOKEN_URL, USERINFO_URL
+from tests.conftest import (
+    ADMIN,
+    ALICE,
+    ALICE_TOKEN,
+    CALENDAR_API,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONNECT_EXPAND,
+    DISCONNECT_EXPAND,
+    HELP_EXPAND,
+    REVOKE_URL,
+    TOKEN_URL,
+    TOKEN_USE_EXPAND,
+    USERINFO_URL,
+    paths,
+)
 
 from .conftest import CONNECT_URL, GOOGLE_IDENTITY, OAUTH2_USER_URL, basic_auth, sent_to, stored_bodies
 
@@ -50,7 +63,7 @@ def test_connect_when_not_configured_says_to_ask_an_admin(plugin, requests_mock,
     # hello-oauth2 sent users to Google with an empty client id.
     plugin.installed.oauth2_app = oauth2_app
     result = plugin.call(paths.CONNECT, CONNECT_EXPAND)
-    assert result == {"type": "error", "text": messages.NOT_CONFIGURED}
+    assert result == {"type": "error", "text": messages.text("not_configured")}
     assert result["text"].count(". ") == 0 and "`/google configure`" in result["text"]
 
 
@@ -127,7 +140,7 @@ def test_disconnect_an_unreadable_record_clears_it(configured, mattermost, reque
         ({"status_code": 500, "text": "boom"}, "Mattermost failed to store your connection (HTTP 500); please try again."),
         (
             {"status_code": 401, "text": "not an app session: unauthorized"},
-            "Mattermost refused to store your connection (not an app session: unauthorized).",
+            "Mattermost refused to store your connection (HTTP 401).",
         ),
         ({"exc": requests.ConnectionError}, "Mattermost could not be reached from the app; please try again in a minute."),
     ],
@@ -560,8 +573,8 @@ def test_help_lists_the_commands_this_user_has(configured, connect_user, request
 
 def test_help_when_not_configured_says_to_ask_an_admin(plugin):
     text = plugin.call(paths.HELP, HELP_EXPAND)["text"]
-    assert text.endswith(messages.NOT_CONFIGURED)
+    assert text.endswith(messages.text("not_configured"))
 
 
 def test_help_when_configured_does_not_mention_configuring(configured):
-    assert messages.NOT_CONFIGURED not in configured.call(paths.HELP, HELP_EXPAND)["text"]
+    assert messages.text("not_configured") not in configured.call(paths.HELP, HELP_EXPAND)["text"]

@@ -8,10 +8,17 @@ import json
 import pytest
 import requests
 
-import call_paths as paths
-from bindings import CONFIGURE_FORM_EXPAND, CONFIGURE_SUBMIT_EXPAND
 from handlers import messages
-from tests.conftest import ADMIN, ADMIN_TOKEN, ALICE, CLIENT_ID, CLIENT_SECRET
+from tests.conftest import (
+    ADMIN,
+    ADMIN_TOKEN,
+    ALICE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONFIGURE_FORM_EXPAND,
+    CONFIGURE_SUBMIT_EXPAND,
+    paths,
+)
 
 from .conftest import COMPLETE_URL, OAUTH2_APP_URL
 
@@ -70,7 +77,7 @@ def test_form_shows_the_exact_redirect_uri_and_submits_with_the_submit_expand(pl
 def test_form_is_refused_to_a_non_admin(plugin, requests_mock, expand):
     plugin.configure()
     result = plugin.call(paths.CONFIGURE_FORM, expand, user=ALICE)
-    assert result == {"type": "error", "text": messages.ADMIN_ONLY}
+    assert result == {"type": "error", "text": messages.text("configure.admin_only")}
     assert requests_mock.request_history == []
 
 
@@ -152,7 +159,7 @@ def test_remote_root_url_and_data_are_carried_over(plugin, mattermost):
 )
 def test_crafted_submit_from_a_non_admin_is_refused_and_nothing_is_stored(plugin, requests_mock, user, expand):
     result = submit(plugin, user=user, expand=expand, client_id=NEW_ID, client_secret=NEW_SECRET)
-    assert result == {"type": "error", "text": messages.ADMIN_ONLY}
+    assert result == {"type": "error", "text": messages.text("configure.admin_only")}
     assert requests_mock.request_history == []
 
 
@@ -209,12 +216,11 @@ def test_select_shaped_values_are_read(plugin, mattermost):
                 "status_code": 401,
                 "text": "access to this operation is limited to users with permission: manage_system: unauthorized",
             },
-            "Mattermost refused to store the OAuth2 client "
-            "(access to this operation is limited to users with permission: manage_system: unauthorized).",
+            "Mattermost refused to store the OAuth2 client (HTTP 401).",
         ),
         (
             {"status_code": 401, "text": "not an app session: unauthorized"},
-            "Mattermost refused to store the OAuth2 client (not an app session: unauthorized).",
+            "Mattermost refused to store the OAuth2 client (HTTP 401).",
         ),
         (
             {"status_code": 500, "text": "size limit of 8Kb exceeded"},

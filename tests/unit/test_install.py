@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-import call_paths as paths
 from app import create_app
+from mattermost_apps import forbidden_call_paths
 from mattermost_apps.testing import EXPAND_LEVELS, call_headers, ping_request, sign_jwt
 from tests.apps_plugin.manifest_rules import (
     MAX_VERSION_LENGTH,
@@ -17,7 +17,7 @@ from tests.apps_plugin.manifest_rules import (
     validate_manifest,
     validate_version,
 )
-from tests.conftest import ADMIN, APP_SECRET, make_settings
+from tests.conftest import ADMIN, APP_SECRET, make_settings, paths
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -99,7 +99,7 @@ def test_manifest_on_install_is_a_call_the_app_serves(manifest, client):
     assert manifest["on_install"]["path"] == paths.INSTALL
     served = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
     assert paths.INSTALL in served
-    assert paths.INSTALL in paths.RESERVED  # never offered to the user agent as a binding
+    assert paths.INSTALL in forbidden_call_paths(manifest)  # the plugin refuses it from the user agent
 
 
 # The helper rules themselves: the plugin refuses these, so our manifest check must too.

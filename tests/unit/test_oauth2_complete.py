@@ -10,7 +10,6 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-import call_paths as paths
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
 from provider import pkce
@@ -24,6 +23,7 @@ from tests.conftest import (
     REVOKE_URL,
     TOKEN_URL,
     USERINFO_URL,
+    paths,
 )
 
 from .conftest import COMPLETE_URL, DM_CHANNEL_URL, OAUTH2_USER_URL, POSTS_URL, STATE, basic_auth, sent_to
@@ -80,7 +80,7 @@ def test_exchange_sends_the_code_redirect_uri_and_pkce_verifier(configured, goog
         "grant_type": ["authorization_code"],
         "code": [CODE],
         "redirect_uri": [COMPLETE_URL],
-        "code_verifier": [pkce.code_verifier(services.pkce_key, STATE)],
+        "code_verifier": [pkce.code_verifier(services.settings.pkce_key, STATE)],
     }
     assert request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
 
@@ -277,7 +277,7 @@ def test_missing_code_or_state_is_an_error_and_nothing_is_stored(configured, req
 
 def test_not_configured_is_an_error_and_nothing_is_exchanged(plugin, requests_mock):
     result = complete(plugin)
-    assert result == {"type": "error", "text": messages.NOT_CONFIGURED}
+    assert result == {"type": "error", "text": messages.text("not_configured")}
     assert requests_mock.request_history == []
 
 
@@ -397,13 +397,11 @@ def test_userinfo_failure_stores_nothing_and_revokes_the_fresh_grant(configured,
         ),
         (
             {"status_code": 401, "text": "not an app session: unauthorized"},
-            "Mattermost refused to store your connection (not an app session: unauthorized). "
-            "Your Google account was not connected.",
+            "Mattermost refused to store your connection (HTTP 401). Your Google account was not connected.",
         ),
         (
             {"status_code": 401, "text": "@google-oauth2 (Google OAuth2): is a bot: unauthorized"},
-            "Mattermost refused to store your connection (@google-oauth2 (Google OAuth2): is a bot: unauthorized). "
-            "Your Google account was not connected.",
+            "Mattermost refused to store your connection (HTTP 401). Your Google account was not connected.",
         ),
         (
             {"exc": requests.ConnectionError},

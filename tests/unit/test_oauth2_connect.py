@@ -9,12 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import call_paths as paths
 from app import create_app
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from provider import pkce
-from tests.conftest import AUTHORIZE_URL, CLIENT_ID, TOKEN_URL, USERINFO_URL, make_settings
+from tests.conftest import AUTHORIZE_URL, CLIENT_ID, TOKEN_URL, USERINFO_URL, make_settings, paths
 
 from .conftest import COMPLETE_URL, STATE
 
@@ -75,7 +74,7 @@ def test_state_is_passed_through_unchanged(plugin, state):
 def test_code_challenge_is_s256_of_the_verifier_derived_from_the_state(plugin, services):
     plugin.configure()
     challenge = query_of(connect(plugin)["data"])["code_challenge"]
-    assert challenge == s256(pkce.code_verifier(services.pkce_key, STATE))
+    assert challenge == s256(pkce.code_verifier(services.settings.pkce_key, STATE))
 
 
 def test_verifier_sent_at_complete_is_the_one_whose_challenge_was_sent_at_connect(plugin, mattermost, requests_mock):
@@ -138,7 +137,7 @@ def test_verifier_has_the_rfc_7636_shape():
 def test_not_configured_is_an_error_naming_configure(plugin, requests_mock, oauth2_app):
     plugin.installed.oauth2_app = oauth2_app
     result = connect(plugin)
-    assert result == {"type": "error", "text": messages.NOT_CONFIGURED}
+    assert result == {"type": "error", "text": messages.text("not_configured")}
     assert "`/google configure`" in result["text"]
 
 

@@ -11,12 +11,10 @@ import time
 import pytest
 
 import app as app_module
-import call_paths as paths
 from app import create_app
-from bindings import CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
+from commands import COMMANDS
 from handlers import build_router
 from mattermost_apps import CallRouter
-from mattermost_apps.http import new_session
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, JWT_HEADER, sign_jwt
 from tests.conftest import (
     ADMIN,
@@ -27,16 +25,19 @@ from tests.conftest import (
     BOT_TOKEN,
     CALENDAR_API,
     CLIENT_SECRET,
+    CONFIGURE_SUBMIT_EXPAND,
     REVOKE_URL,
     TOKEN_URL,
+    TOKEN_USE_EXPAND,
     USERINFO_URL,
     make_settings,
+    paths,
 )
 
 from .conftest import STATE
 
 GENERIC = "The app failed unexpectedly while handling this command; the admin can find the reason in its log."
-CALL_PATHS = sorted(build_router().handlers)
+CALL_PATHS = sorted(build_router(create_app(make_settings()).extensions["services"]).handlers)
 SECRET_DETAIL = "boom-detail-with-token-ya29.leak"
 
 
@@ -57,26 +58,15 @@ def assert_call_response_error(response):
 
 
 def test_the_route_table_covers_every_call_path():
-    assert set(CALL_PATHS) == {
-        paths.BINDINGS,
-        paths.PING,
-        paths.INSTALL,
-        paths.OAUTH2_CONNECT,
-        paths.OAUTH2_COMPLETE,
-        paths.CONFIGURE_FORM,
-        paths.CONFIGURE_SUBMIT,
-        paths.CONNECT,
-        paths.DISCONNECT,
-        paths.INFO,
-        paths.EVENTS,
-        paths.HELP,
-    }
+    # The calls the plugin makes by itself, the configure form's submit, and one per command of the table.
+    plugin_calls = {paths.BINDINGS, paths.PING, paths.INSTALL, paths.OAUTH2_CONNECT, paths.OAUTH2_COMPLETE}
+    assert set(CALL_PATHS) == plugin_calls | {paths.CONFIGURE_SUBMIT} | {command.path for command in COMMANDS}
 
 
 @pytest.mark.parametrize("path", CALL_PATHS)
 def test_every_call_route_answers_a_200_error_when_its_handler_raises(monkeypatch, installed, path, caplog):
-    def exploding_router() -> CallRouter:
-        router = build_router()
+    def exploding_router(services) -> CallRouter:
+        router = build_router(services)
         for name in router.handlers:
             router.handlers[name] = raising_handler(name)
         return router
@@ -213,14 +203,30 @@ def test_unicode_and_long_strings_in_values_are_handled(plugin, requests_mock):
     assert result["type"] == "ok"
 
 
-@pytest.mark.parametrize("path", ["/nope", "/oauth2", "/commands", "/static/icon.png", "/manifest.json"])
-def test_an_unknown_post_path_is_a_200_error(client, path):
-    body = assert_call_response_error(client.post(path, data=b"{}", headers=signed()))
-    assert "no call" in body["text"]
+@pytest.mark.parametrize(
+    ("path", "status"), [("/nope", 404), ("/oauth2", 404), ("/commands", 404), ("/static/icon.png", 405), ("/manifest.json", 405)]
+)
+def test_a_post_to_a_path_that_is_no_call_is_a_real_http_error(client, path, status):
+    # Not a call route: the plugin shows "<url>: not found" for a 404, which is the truth.
+    response = client.post(path, data=b"{}", headers=signed())
+    assert response.status_code == status
+    assert response.mimetype != "application/json"
 
 
 def test_an_unknown_get_path_stays_a_plain_404(client):
     assert client.get("/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [("/manifest.json", "install.manifest_json"), ("/static/icon.png", "install.static_file"), ("/", "install.home")],
+)
+def test_a_get_route_that_raises_answers_500_not_a_call_response(app, path, endpoint):
+    # A health check must fail on a broken route: the CallResponse error handler covers call routes only.
+    app.view_functions[endpoint] = Explodes()
+    response = app.test_client().get(path)
+    assert response.status_code == 500
+    assert b'"type"' not in response.data
 
 
 def test_a_body_over_64_kib_is_a_200_error(client, requests_mock):
@@ -255,12 +261,11 @@ def test_a_chunked_body_over_64_kib_is_a_200_error(client):
 
 
 def test_provider_and_mattermost_share_one_session(services):
-    assert services.provider._session is services.http
-    assert services.mattermost.http is services.http
+    assert services.provider._session is services.mattermost.session
 
 
-def test_the_shared_session_retries_only_idempotent_requests():
-    retry = new_session().get_adapter("https://oauth2.test/").max_retries
+def test_the_shared_session_retries_only_idempotent_requests(services):
+    retry = services.mattermost.session.get_adapter("https://oauth2.test/").max_retries
     assert {"GET", "HEAD"} <= set(retry.allowed_methods)
     assert "POST" not in retry.allowed_methods and "PUT" not in retry.allowed_methods
 

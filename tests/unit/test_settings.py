@@ -11,16 +11,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 import app as app_module
-from settings import (
-    DEFAULT_SCOPES,
-    GOOGLE_AUTHORIZE_URL,
-    GOOGLE_CALENDAR_API_URL,
-    GOOGLE_REVOKE_URL,
-    GOOGLE_TOKEN_URL,
-    GOOGLE_USERINFO_URL,
-    Settings,
-    SettingsError,
-)
+from settings import Settings, SettingsError
 
 KEY_1 = Fernet.generate_key().decode()
 KEY_2 = Fernet.generate_key().decode()
@@ -37,16 +28,12 @@ def test_defaults_are_googles_and_localhost(env):
     assert settings.port == 8080
     assert settings.root_url == "http://localhost:8080"
     assert settings.mattermost_site_url is None
-    assert settings.oauth2_authorize_url == GOOGLE_AUTHORIZE_URL == "https://accounts.google.com/o/oauth2/v2/auth"
-    assert settings.oauth2_token_url == GOOGLE_TOKEN_URL == "https://oauth2.googleapis.com/token"
-    assert settings.oauth2_revoke_url == GOOGLE_REVOKE_URL == "https://oauth2.googleapis.com/revoke"
-    assert settings.oauth2_userinfo_url == GOOGLE_USERINFO_URL == "https://openidconnect.googleapis.com/v1/userinfo"
-    assert settings.google_api_url == GOOGLE_CALENDAR_API_URL == "https://www.googleapis.com/calendar/v3"
-    assert (
-        settings.oauth2_scopes
-        == DEFAULT_SCOPES
-        == ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
-    )
+    assert settings.oauth2_authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
+    assert settings.oauth2_token_url == "https://oauth2.googleapis.com/token"
+    assert settings.oauth2_revoke_url == "https://oauth2.googleapis.com/revoke"
+    assert settings.oauth2_userinfo_url == "https://openidconnect.googleapis.com/v1/userinfo"
+    assert settings.google_api_url == "https://www.googleapis.com/calendar/v3"
+    assert settings.oauth2_scopes == ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
     assert settings.token_encryption_keys == ()
     assert settings.log_level == "INFO"
     assert settings.provider_urls_are_insecure is False
@@ -103,7 +90,7 @@ def test_blank_values_count_as_unset(env):
     assert (settings.port, settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
         8080,
         "http://localhost:8080",
-        DEFAULT_SCOPES,
+        ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly"),
         None,
         "INFO",
     )
@@ -249,3 +236,15 @@ def test_app_module_exposes_the_wsgi_app_built_from_the_environment(monkeypatch,
 def test_app_module_has_no_other_lazy_attributes():
     with pytest.raises(AttributeError):
         _ = app_module.no_such_thing
+
+
+def test_the_keys_derived_from_app_secret_never_change():
+    # Every stored record is sealed with the derived token key, and every PKCE verifier computed with the derived
+    # PKCE key: a change of salt, purpose or algorithm makes every user's connection unreadable.
+    settings = Settings(app_secret="test-app-secret-0123456789abcdef0123456789")
+    assert settings.token_keys == ("1Df7U5Ff3KPcD6RMqqDCaVGi2tSpA4zUSZrvojSoDwU=",)
+    assert settings.pkce_key.hex() == "46dbdcf5f998f98c8aa449b4ba90e6867ba20c9e60640f07c7b267b5f7d521ba"
+
+
+def test_token_encryption_key_replaces_the_derived_key():
+    assert Settings(app_secret="s" * 32, token_encryption_keys=(KEY_1, KEY_2)).token_keys == (KEY_1, KEY_2)

@@ -6,7 +6,6 @@ import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from bindings import CONFIGURE_SUBMIT_EXPAND, CONNECT_EXPAND, TOKEN_USE_EXPAND
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from tests.conftest import (
     ADMIN,
@@ -15,9 +14,12 @@ from tests.conftest import (
     CALENDAR_API,
     CLIENT_ID,
     CLIENT_SECRET,
+    CONFIGURE_SUBMIT_EXPAND,
+    CONNECT_EXPAND,
     REVOKE_URL,
     SITE_URL,
     TOKEN_URL,
+    TOKEN_USE_EXPAND,
     USERINFO_URL,
 )
 

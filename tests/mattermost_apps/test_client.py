@@ -1,5 +1,6 @@
-"""The Apps client: `AppsClient` against the REST semantics of the plugin's API (`server/httpin/`) (URLs, Bearer tokens,
-empty bodies, `{}` for a missing key, the 8 KiB limit, the 2-character KV prefix, error texts)."""
+"""The Apps client: `ClientFactory` and `AppsClient` against the REST semantics of the plugin's API (`server/httpin/` at
+v1.2.2): URLs, Bearer tokens, empty bodies, `{}` for a missing key, the 8 KiB limit, the 2-character KV prefix, and
+errors that carry a reason code and never Mattermost's own text."""
 
 from __future__ import annotations
 
@@ -8,30 +9,37 @@ import json
 import pytest
 import requests
 
-from mattermost_apps import AppsClient, Context, MattermostError, MissingToken, PayloadTooLarge
-from mattermost_apps.http import new_session
-from tests.conftest import ALICE, APPS_API, BOT, SITE_URL
+from mattermost_apps import CallRequest, ClientFactory, MattermostError, new_session
+
+SITE_URL = "http://mattermost.test"
+APPS_API = SITE_URL + "/plugins/com.mattermost.apps/api/v1"
+ALICE_ID = "a1icea1icea1icea1icea1icea"
+BOT_ID = "b0tb0tb0tb0tb0tb0tb0tb0tb0"
 
 TOKEN = "usrtok00000000000000000000"
 BOT_TOKEN = "bottok00000000000000000000"
 CONTEXT = {
     "mattermost_site_url": SITE_URL,
-    "bot_user_id": BOT.id,
+    "bot_user_id": BOT_ID,
     "bot_access_token": BOT_TOKEN,
-    "acting_user": {"id": ALICE.id},
+    "acting_user": {"id": ALICE_ID},
     "acting_user_access_token": TOKEN,
     "oauth2": {},
 }
 LIMIT = 8192
 
 
-def context(**overrides):
-    return Context.parse({**CONTEXT, **overrides})
+def call(**overrides):
+    return CallRequest.parse({"path": "/x", "context": {**CONTEXT, **overrides}})
+
+
+def factory(site_url=None):
+    return ClientFactory(new_session(user_agent="test-app"), 3.0, site_url)
 
 
 @pytest.fixture
 def apps():
-    return AppsClient.as_acting_user(context(), session=new_session(), timeout=3.0)
+    return factory().as_acting_user(call())
 
 
 def json_of_size(size: int) -> str:
@@ -44,44 +52,42 @@ def json_of_size(size: int) -> str:
 
 def test_as_acting_user_uses_the_acting_users_token(requests_mock):
     route = requests_mock.get(APPS_API + "/oauth2/user", text="")
-    AppsClient.as_acting_user(context(), session=new_session(), timeout=3.0).get_oauth2_user()
+    factory().as_acting_user(call()).get_oauth2_user()
     assert route.last_request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_as_bot_uses_the_bot_token(requests_mock):
     route = requests_mock.get(APPS_API + "/kv/k", json={})
-    AppsClient.as_bot(context(), session=new_session(), timeout=3.0).kv_get("", "k")
+    factory().as_bot(call()).kv_get("", "k")
     assert route.last_request.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
 
 
 @pytest.mark.parametrize(
     ("build", "missing", "which"),
     [
-        (AppsClient.as_acting_user, "acting_user_access_token", "acting_user_access_token"),
-        (AppsClient.as_bot, "bot_access_token", "bot_access_token"),
+        (ClientFactory.as_acting_user, "acting_user_access_token", "acting_user_access_token"),
+        (ClientFactory.as_bot, "bot_access_token", "bot_access_token"),
     ],
     ids=["acting user", "bot"],
 )
 def test_a_missing_token_is_refused_before_any_request(requests_mock, build, missing, which):
-    with pytest.raises(MissingToken) as raised:
-        build(context(**{missing: ""}), session=new_session(), timeout=3.0)
-    assert raised.value.which == which
-    assert which in raised.value.user_message()
-    assert isinstance(raised.value, MattermostError)
+    with pytest.raises(MattermostError) as raised:
+        build(factory(), call(**{missing: ""}))
+    assert (raised.value.reason, raised.value.detail) == ("missing_token", which)
     assert requests_mock.request_history == []
 
 
 def test_site_url_override_replaces_the_contexts(requests_mock):
     # Docker: the browser's site URL is not the one the app container reaches Mattermost at.
     route = requests_mock.post("http://mattermost:8065/plugins/com.mattermost.apps/api/v1/oauth2/user", text="")
-    client = AppsClient.as_acting_user(context(), session=new_session(), timeout=3.0, site_url="http://mattermost:8065")
+    client = factory("http://mattermost:8065").as_acting_user(call())
     client.store_oauth2_user({"a": 1})
     assert route.call_count == 1
 
 
 def test_a_trailing_slash_in_the_site_url_makes_no_double_slash(requests_mock):
     route = requests_mock.get(APPS_API + "/oauth2/user", text="")
-    AppsClient.as_acting_user(context(mattermost_site_url=SITE_URL + "/"), session=new_session(), timeout=3.0).get_oauth2_user()
+    factory().as_acting_user(call(mattermost_site_url=SITE_URL + "/")).get_oauth2_user()
     assert route.last_request.url == APPS_API + "/oauth2/user"
 
 
@@ -138,8 +144,9 @@ def test_get_oauth2_user(apps, requests_mock, body, expected):
 
 def test_get_oauth2_user_that_is_not_json_is_an_error(apps, requests_mock):
     requests_mock.get(APPS_API + "/oauth2/user", text="<html>")
-    with pytest.raises(MattermostError, match="not JSON"):
+    with pytest.raises(MattermostError) as raised:
         apps.get_oauth2_user()
+    assert (raised.value.reason, raised.value.operation) == ("bad_answer", "get_oauth2_user")
 
 
 # -- KV -----------------------------------------------------------------------------------------------
@@ -214,10 +221,10 @@ def test_kv_key_rules_are_checked_locally(apps, requests_mock, prefix, key, oper
 )
 def test_over_8_kib_is_refused_locally_and_nothing_is_sent(apps, requests_mock, operation, url):
     requests_mock.post(url, json={"changed": True})
-    with pytest.raises(PayloadTooLarge) as raised:
+    with pytest.raises(MattermostError) as raised:
         operation(apps, "x" * LIMIT)
-    assert raised.value.status == 413
-    assert "8192" in raised.value.user_message()
+    size, unit = raised.value.detail.split()
+    assert raised.value.reason == "too_large" and unit == "bytes" and int(size) > LIMIT
     assert requests_mock.request_history == []
 
 
@@ -229,14 +236,14 @@ def test_exactly_8_kib_is_sent(apps, requests_mock):
 
 def test_the_limit_counts_utf8_bytes_not_characters(apps, requests_mock):
     requests_mock.post(APPS_API + "/oauth2/user", text="")
-    with pytest.raises(PayloadTooLarge):
+    with pytest.raises(MattermostError, match="too_large"):
         apps.store_oauth2_user("é" * 1400)  # json.dumps escapes it to \u00e9: 6 bytes a character
 
 
 def test_a_long_direct_message_is_not_limited_to_8_kib(apps, requests_mock):
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "c"})
     posts = requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "p"})
-    apps.send_direct_message(BOT.id, ALICE.id, "m" * 10_000)
+    apps.send_direct_message(BOT_ID, ALICE_ID, "m" * 10_000)
     assert posts.call_count == 1
 
 
@@ -244,46 +251,28 @@ def test_a_long_direct_message_is_not_limited_to_8_kib(apps, requests_mock):
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "expected_message"),
+    ("status", "body", "reason", "detail"),
     [
-        (
-            401,
-            "user ID is required: unauthorized",
-            "Mattermost refused to store your connection (user ID is required: unauthorized).",
-        ),
-        (
-            401,
-            "not an app session: unauthorized",
-            "Mattermost refused to store your connection (not an app session: unauthorized).",
-        ),
-        (403, "forbidden", "Mattermost refused to store your connection (forbidden)."),
-        (
-            400,
-            "payload is not valid JSON: invalid input",
-            "Mattermost failed to store your connection (HTTP 400); please try again.",
-        ),
-        (500, "size limit of 8Kb exceeded", "Mattermost failed to store your connection (HTTP 500); please try again."),
-        (404, "404 page not found", "Mattermost failed to store your connection (HTTP 404); please try again."),
-        (401, "", "Mattermost refused to store your connection (401)."),
+        (401, "user ID is required: unauthorized", "refused", "unauthorized"),
+        (401, "not an app session: unauthorized", "refused", "unauthorized"),
+        (403, "forbidden", "refused", "forbidden"),
+        (400, "payload is not valid JSON: invalid input", "failed", "invalid input"),
+        (500, "size limit of 8Kb exceeded", "failed", ""),
+        (404, "404 page not found", "failed", ""),
+        (401, "", "refused", ""),
+        (502, "<html>an attacker's page: unauthorized?</html>", "failed", ""),
     ],
-    ids=["401 no user", "401 not an app", "403", "400", "500 size", "404 plugin missing", "401 empty body"],
+    ids=["401 no user", "401 not an app", "403", "400", "500 size", "404 plugin missing", "401 empty body", "502 html"],
 )
-def test_error_answers_become_mattermost_errors(apps, requests_mock, status, body, expected_message):
+def test_error_answers_carry_a_reason_and_never_mattermosts_text(apps, requests_mock, caplog, status, body, reason, detail):
     requests_mock.post(APPS_API + "/oauth2/user", status_code=status, text=body)
     with pytest.raises(MattermostError) as raised:
         apps.store_oauth2_user(None)
-    assert raised.value.status == status
-    assert raised.value.detail == body
-    assert raised.value.operation == "store your connection"
-    assert raised.value.user_message() == expected_message
-    assert raised.value.is_unauthorized is (status in (401, 403))
-
-
-def test_a_long_multiline_error_body_is_cut_to_one_line(apps, requests_mock):
-    requests_mock.post(APPS_API + "/oauth2/app", status_code=500, text="line one\nline two\n" + "x" * 500)
-    with pytest.raises(MattermostError) as raised:
-        apps.store_oauth2_app({})
-    assert "\n" not in raised.value.detail and len(raised.value.detail) <= 200
+    assert (raised.value.reason, raised.value.operation, raised.value.status) == (reason, "store_oauth2_user", status)
+    # Only the plugin's sentinel word is kept: an upstream body never reaches a user or the log.
+    assert raised.value.detail == detail
+    if body and body != detail:
+        assert body not in str(raised.value) and body not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -295,26 +284,25 @@ def test_unreachable_mattermost_is_status_0(apps, requests_mock, exc):
     requests_mock.post(APPS_API + "/oauth2/user", exc=exc)
     with pytest.raises(MattermostError) as raised:
         apps.store_oauth2_user(None)
-    assert raised.value.status == 0
-    assert raised.value.user_message() == "Mattermost could not be reached from the app; please try again in a minute."
+    assert (raised.value.reason, raised.value.status) == ("unreachable", 0)
 
 
 def test_error_messages_never_contain_the_token(apps, requests_mock):
     requests_mock.post(APPS_API + "/oauth2/user", status_code=401, text="token invalid")
     with pytest.raises(MattermostError) as raised:
         apps.store_oauth2_user(None)
-    assert TOKEN not in str(raised.value) and TOKEN not in raised.value.user_message()
+    assert TOKEN not in str(raised.value)
 
 
 # -- direct message -----------------------------------------------------------------------------------
 
 
 def test_send_direct_message_opens_the_channel_then_posts(requests_mock):
-    bot = AppsClient.as_bot(context(), session=new_session(), timeout=3.0)
+    bot = factory().as_bot(call())
     channel = requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "chan1"})
     posts = requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "post1"})
-    assert bot.send_direct_message(BOT.id, ALICE.id, "hello") == "post1"
-    assert json.loads(channel.last_request.body) == [BOT.id, ALICE.id]
+    assert bot.send_direct_message(BOT_ID, ALICE_ID, "hello") == "post1"
+    assert json.loads(channel.last_request.body) == [BOT_ID, ALICE_ID]
     assert json.loads(posts.last_request.body) == {"channel_id": "chan1", "message": "hello"}
     assert {r.headers["Authorization"] for r in requests_mock.request_history} == {f"Bearer {BOT_TOKEN}"}
 
@@ -325,16 +313,16 @@ def test_send_direct_message_opens_the_channel_then_posts(requests_mock):
     ids=["no id", "id not a string", "empty body", "403"],
 )
 def test_a_failed_channel_open_posts_nothing(requests_mock, answer):
-    bot = AppsClient.as_bot(context(), session=new_session(), timeout=3.0)
+    bot = factory().as_bot(call())
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", **answer)
     posts = requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "post1"})
     with pytest.raises(MattermostError):
-        bot.send_direct_message(BOT.id, ALICE.id, "hello")
+        bot.send_direct_message(BOT_ID, ALICE_ID, "hello")
     assert posts.call_count == 0
 
 
 def test_a_post_answer_without_id_returns_empty(requests_mock):
-    bot = AppsClient.as_bot(context(), session=new_session(), timeout=3.0)
+    bot = factory().as_bot(call())
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "chan1"})
     requests_mock.post(SITE_URL + "/api/v4/posts", status_code=201, text="")
-    assert bot.send_direct_message(BOT.id, ALICE.id, "hello") == ""
+    assert bot.send_direct_message(BOT_ID, ALICE_ID, "hello") == ""

@@ -1,0 +1,49 @@
+"""The slash command's sub-commands, each declared once: label, description, call path, expand, who sees it, handler.
+
+The bindings, `help`, and the call routes are derived from this table; adding a command is one entry here, one
+handler module in `handlers/`, and one test (docs/adapting.md). The command is named after the provider
+(`Provider.command`: `/google`). No call path may be one the plugin reserves (`/ping`, `/oauth2/connect`,
+`/oauth2/complete`, `/webhook`, and the manifest's `/install`): the app refuses to start with one.
+"""
+
+from __future__ import annotations
+
+from bindings import TOKEN_USE, Command, admins, connected, everyone, not_connected
+from handlers.configure import configure_form
+from handlers.connection import connect, disconnect
+from handlers.events import events
+from handlers.help import help_
+from handlers.info import info
+from provider import Provider
+
+P = Provider.name
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "configure",
+        f"Register the {P} OAuth2 client (system admins)",
+        "/configure/form",
+        {"acting_user": "summary", "oauth2_app": "all"},
+        admins,
+        configure_form,
+    ),
+    Command(
+        "connect",
+        f"Connect your {P} account",
+        "/commands/connect",
+        {"acting_user": "id", "oauth2_app": "all", "oauth2_user": "all"},
+        not_connected,
+        connect,
+    ),
+    Command("info", f"Show the connected {P} account", "/commands/info", TOKEN_USE, connected, info),
+    Command("events", f"List your next 5 {P} Calendar events", "/commands/events", TOKEN_USE, connected, events),
+    Command("disconnect", f"Disconnect your {P} account", "/commands/disconnect", TOKEN_USE, connected, disconnect),
+    Command(
+        "help",
+        f"Show what /{Provider.command} can do",
+        "/commands/help",
+        {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all"},
+        everyone,
+        help_,
+    ),
+)

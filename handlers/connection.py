@@ -1,0 +1,56 @@
+"""`connect` and `disconnect`: link the user's provider account to Mattermost, or unlink it."""
+
+from __future__ import annotations
+
+from mattermost_apps import CallRequest, CallResponse, MattermostError, error, ok
+from provider import RevokeOutcome
+from services import Services
+from user_tokens import TokenRecord, UnreadableRecord
+
+from .messages import failure, text
+
+
+def connect(call: CallRequest, services: Services) -> CallResponse:
+    oauth2 = call.context.oauth2
+    if not oauth2.is_configured:
+        return error(text("not_configured"))
+    if not oauth2.connect_url:
+        return error(text("connect.no_connect_url"))
+    record = _stored_record(call, services)
+    if record is not None:
+        return ok(text("connect.already", who=who(record), url=oauth2.connect_url))
+    return ok(text("connect.link", url=oauth2.connect_url))
+
+
+def disconnect(call: CallRequest, services: Services) -> CallResponse:
+    record = _stored_record(call, services)
+    oauth2 = call.context.oauth2
+    outcome: RevokeOutcome = "unconfirmed"
+    if record is not None and oauth2.client_id:
+        outcome = services.provider.revoke(
+            record.refresh_token or record.access_token, client_id=oauth2.client_id, client_secret=oauth2.client_secret
+        )
+    try:
+        services.tokens.clear(call)
+    except MattermostError as exc:
+        return error(failure(exc))
+    if record is None:
+        return ok(text("disconnect.nothing"), refresh_bindings=True)
+    sentence = text("disconnect.done", who=who(record))
+    if outcome != "revoked":
+        sentence += text(f"disconnect.{outcome}")
+        if services.provider.manage_access_url:
+            sentence += text("disconnect.manage", manage_access_url=services.provider.manage_access_url)
+    return ok(sentence, refresh_bindings=True)
+
+
+def who(record: TokenRecord) -> str:
+    identity = record.identity
+    return f"**{identity.email or identity.name or identity.sub}**"
+
+
+def _stored_record(call: CallRequest, services: Services) -> TokenRecord | None:
+    try:
+        return services.tokens.load(call)
+    except UnreadableRecord:
+        return None

@@ -1,0 +1,76 @@
+"""`CallRouter` on a Flask app of its own: the checks before a handler runs, HTTP 200 with a CallResponse for every
+outcome of a call route, `explain` wording each failure from its reason, and real HTTP errors everywhere else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import Flask
+
+from mattermost_apps import BadCallRequest, CallRouter, CallTooLarge, JWTRejected, ok
+from mattermost_apps.testing import JWT_HEADER, sign_jwt
+
+SECRET = "a-secret-of-at-least-32-bytes-0123456789"
+
+
+def explain(exc: Exception) -> str:
+    return f"{type(exc).__name__}:{getattr(exc, 'reason', '-')}"
+
+
+@pytest.fixture
+def client():
+    app = Flask(__name__)
+    router = CallRouter()
+    router.add("/hello", lambda call, services: ok(f"hello {call.value('name')} from {services}"))
+    router.add("/boom", lambda call, services: 1 / 0)
+    router.install(app, jwt_secret=SECRET, services="the services", explain=explain, max_body=1024)
+
+    @app.get("/page")
+    def page() -> str:
+        raise RuntimeError("a broken page")
+
+    return app.test_client()
+
+
+def signed(**headers: str) -> dict[str, str]:
+    return {JWT_HEADER: "Bearer " + sign_jwt(SECRET), "Content-Type": "application/json", **headers}
+
+
+def test_a_signed_call_reaches_its_handler_with_the_services(client):
+    response = client.post("/hello", data=json.dumps({"values": {"name": "Alice"}}), headers=signed())
+    assert (response.status_code, response.get_json()) == (200, {"type": "ok", "text": "hello Alice from the services"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({"Content-Type": "application/json"}, b"{}", f"{JWTRejected.__name__}:missing_header"),
+        (signed(), b"{not json", f"{BadCallRequest.__name__}:not_json"),
+        (signed(), b'{"values": {"name": []}}', f"{BadCallRequest.__name__}:bad_value"),
+        (signed(), b"{" + b" " * 2000 + b"}", f"{CallTooLarge.__name__}:too_large"),
+    ],
+    ids=["no JWT", "not JSON", "bad value", "over the body limit"],
+)
+def test_a_refused_call_is_a_200_error_worded_by_explain(client, headers, body, expected):
+    response = client.post("/hello", data=body, headers=headers)
+    assert (response.status_code, response.get_json()) == (200, {"type": "error", "text": expected})
+
+
+def test_a_handler_that_raises_is_a_200_error_and_a_logged_traceback(client, caplog):
+    response = client.post("/boom", data=b"{}", headers=signed())
+    assert (response.status_code, response.get_json()) == (200, {"type": "error", "text": "ZeroDivisionError:-"})
+    assert "ZeroDivisionError" in caplog.text
+
+
+def test_routes_that_are_not_calls_keep_real_http_errors(client):
+    assert client.get("/page").status_code == 500  # a health check fails on a broken page
+    assert client.post("/nowhere", data=b"{}", headers=signed()).status_code == 404
+    assert client.get("/hello").status_code == 405
+
+
+def test_two_handlers_for_one_path_are_refused():
+    router = CallRouter()
+    router.add("/a", lambda call, services: ok())
+    with pytest.raises(ValueError, match="two handlers"):
+        router.add("/a", lambda call, services: ok())

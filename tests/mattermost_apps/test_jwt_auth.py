@@ -1,0 +1,110 @@
+"""`verify_call_jwt`: PyJWT with the plugin's rules (HS256 only, a numeric `exp`, a small leeway, a string
+`acting_user_id` that matches the acting user); each refusal carries its reason code."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from mattermost_apps import JWTRejected, verify_call_jwt
+from mattermost_apps.jwt_auth import check_acting_user
+from mattermost_apps.testing import sign_jwt
+
+SECRET = "a-secret-of-at-least-32-bytes-0123456789"
+USER_ID = "a1icea1icea1icea1icea1icea"
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def hs(claims: dict, *, secret: str = SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def in_15_minutes() -> int:
+    return int(time.time()) + 900
+
+
+def test_the_plugins_token_is_accepted_and_its_claims_returned():
+    claims = verify_call_jwt("Bearer " + sign_jwt(SECRET, USER_ID), SECRET)
+    assert claims["acting_user_id"] == USER_ID and claims["exp"] > time.time()
+
+
+def test_the_scheme_is_case_insensitive():
+    assert verify_call_jwt("BEARER " + sign_jwt(SECRET), SECRET)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (None, "missing_header"),
+        ("", "missing_header"),
+        ("Token " + "x", "bad_scheme"),
+        ("Bearer ", "bad_scheme"),
+        ("Bearer not.a.jwt", "malformed"),
+        ("Bearer " + f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'exp': 9999999999})}.", "bad_algorithm"),
+        ("Bearer " + hs({"exp": 9999999999}, algorithm="HS512"), "bad_algorithm"),
+        ("Bearer " + hs({"exp": 9999999999}, secret="another-secret-of-at-least-32-bytes-xx"), "bad_signature"),
+        ("Bearer " + hs({"acting_user_id": USER_ID}), "missing_exp"),
+        ("Bearer " + hs({"exp": int(time.time()) - 3600}), "expired"),
+        ("Bearer " + hs({"exp": "9999999999"}), "bad_exp"),
+        ("Bearer " + hs({"exp": True}), "expired"),
+        ("Bearer " + hs({"exp": 9999999999, "acting_user_id": 5}), "bad_acting_user_id"),
+        ("Bearer " + hs({"exp": 9999999999, "nbf": 9999999999}), "malformed"),
+    ],
+    ids=[
+        "no header",
+        "empty header",
+        "other scheme",
+        "no token",
+        "not a JWT",
+        "alg none",
+        "HS512 with the right secret",
+        "wrong secret",
+        "no exp",
+        "expired",
+        "exp as a string",
+        "exp as a boolean",
+        "acting_user_id not a string",
+        "not yet valid",
+    ],
+)
+def test_each_refusal_has_its_reason(header, reason):
+    with pytest.raises(JWTRejected) as raised:
+        verify_call_jwt(header, SECRET)
+    assert raised.value.reason == reason
+
+
+def test_a_leeway_over_30_seconds_is_refused():
+    with pytest.raises(ValueError, match="leeway"):
+        verify_call_jwt("Bearer " + sign_jwt(SECRET), SECRET, leeway=31)
+
+
+def test_the_leeway_is_bounded():
+    token = hs({"exp": int(time.time()) - 20})
+    with pytest.raises(JWTRejected, match="expired"):
+        verify_call_jwt(f"Bearer {token}", SECRET, leeway=10)
+    assert verify_call_jwt(f"Bearer {token}", SECRET, leeway=30)["exp"] < time.time()
+
+
+@pytest.mark.parametrize(
+    ("claims", "acting_user_id", "refused"),
+    [
+        ({"exp": 1, "acting_user_id": USER_ID}, USER_ID, False),
+        ({"exp": 1, "acting_user_id": USER_ID}, "b0bb0bb0bb0bb0bb0bb0bb0bb0", True),
+        ({"exp": 1}, USER_ID, True),
+        ({"exp": 1}, "", False),
+    ],
+    ids=["same user", "another user", "a body user the JWT does not name", "no acting user"],
+)
+def test_the_acting_user_must_match_the_jwt(claims, acting_user_id, refused):
+    if refused:
+        with pytest.raises(JWTRejected, match="acting_user_mismatch"):
+            check_acting_user(claims, acting_user_id)
+    else:
+        check_acting_user(claims, acting_user_id)

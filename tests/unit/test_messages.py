@@ -1,0 +1,93 @@
+"""One catalogue for every sentence: each reason code the app's packages can raise has its sentence, each sentence is
+used, and none is left with an unfilled `{placeholder}`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from handlers import messages
+from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError
+from provider import ProviderError
+from user_tokens import TokenUnavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = {
+    p: p.read_text(encoding="utf-8")
+    for d in ("mattermost_apps", "provider", "user_tokens", "handlers")
+    for p in (ROOT / d).glob("*.py")
+}
+SOURCES[ROOT / "commands.py"] = (ROOT / "commands.py").read_text(encoding="utf-8")
+
+
+def raised(exception: str) -> set[str]:
+    """The reason codes `exception` is raised with anywhere in the code."""
+    return {m for text in SOURCES.values() for m in re.findall(rf'{exception}\(\s*"([a-z_]+)"', text)}
+
+
+def literal_operations(pattern: str) -> set[str]:
+    return {m for text in SOURCES.values() for m in re.findall(pattern, text) if m}
+
+
+UNEXPECTED = messages.text("unexpected")
+
+
+def assert_worded(sentence: str) -> None:
+    assert sentence and sentence != UNEXPECTED and "{" not in sentence and "}" not in sentence, sentence
+
+
+@pytest.mark.parametrize("reason", sorted(raised("JWTRejected")))
+def test_every_jwt_refusal_has_a_sentence(reason):
+    assert_worded(messages.failure(JWTRejected(reason)))
+
+
+@pytest.mark.parametrize("reason", sorted(raised("BadCallRequest")))
+def test_every_bad_call_has_a_sentence(reason):
+    assert_worded(messages.failure(BadCallRequest(reason, field="values.x", expected="string")))
+
+
+@pytest.mark.parametrize("reason", sorted(raised("TokenUnavailable")))
+def test_every_token_failure_has_a_sentence(reason):
+    assert_worded(messages.failure(TokenUnavailable(reason)))
+
+
+MATTERMOST_OPERATIONS = literal_operations(r'_request\(\s*"([a-z_0-9]+)"') | {"authenticate"}
+
+
+@pytest.mark.parametrize("reason", sorted(raised("MattermostError") | {"refused", "failed"}))
+@pytest.mark.parametrize("operation", sorted(MATTERMOST_OPERATIONS))
+def test_every_mattermost_failure_of_every_operation_has_a_sentence(reason, operation):
+    assert_worded(messages.failure(MattermostError(reason, operation, status=500, detail="9000 bytes")))
+
+
+PROVIDER_OPERATIONS = literal_operations(r'operation="([a-z_]+)"') | literal_operations(r'_token_call\(\s*"([a-z_]+)"')
+
+
+@pytest.mark.parametrize("reason", sorted(raised("ProviderError") | {"invalid_grant", "invalid_client", "rejected"}))
+@pytest.mark.parametrize("operation", sorted(PROVIDER_OPERATIONS))
+def test_every_provider_failure_of_every_operation_has_a_sentence(reason, operation):
+    sentence = messages.failure(ProviderError(reason, operation, "PERMISSION_DENIED"))
+    assert_worded(sentence)
+    assert messages.text("provider_operation.other") not in sentence, f"no phrase for the operation {operation}"
+
+
+def test_the_body_limit_has_a_sentence():
+    assert messages.failure(CallTooLarge(64 * 1024)) == "The request body is larger than 64 KiB."
+
+
+def test_an_unknown_error_gets_the_generic_sentence():
+    assert messages.failure(RuntimeError("ya29.a-token")) == UNEXPECTED
+
+
+# Keys built from a reason or an operation code at run time: `f"jwt.{exc.reason}"` and the like.
+DYNAMIC_FAMILIES = ("jwt.", "call.", "mattermost.", "mattermost_operation.", "provider.", "provider_operation.", "disconnect.")
+
+
+@pytest.mark.parametrize("key", sorted(messages.EN))
+def test_every_sentence_is_used(key):
+    # Everything but the catalogue itself: the handlers, and the lookup functions below it in messages.py.
+    code = "\n".join(text.split("_DEFAULTS = ")[-1] if path.name == "messages.py" else text for path, text in SOURCES.items())
+    used = f'"{key}"' in code or key.startswith(DYNAMIC_FAMILIES) or key in raised("TokenUnavailable")
+    assert used, f"{key} is in the catalogue but nothing says it"
