@@ -67,7 +67,7 @@ EN: dict[str, str] = {
     "provider_operation.read_token": "read the token answer",
     "provider_operation.read_identity": "read your profile",
     "provider_operation.list_events": "list your events",
-    "provider_operation.other": "talk to {provider}",
+    "provider_operation.other": "do that",  # an API call with no phrase of its own
     # -- the user's token (user_tokens.TokenUnavailable) --------------------------------------------
     "not_connected": "Your {provider} account is not connected: run `{connect}` first.",
     "unreadable": "Your stored {provider} connection can no longer be read (the app's keys changed): run `{connect}` again.",

@@ -15,10 +15,23 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app import create_app
 from mattermost_apps.testing import JWT_HEADER, ping_request, sign_jwt
-from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID, CLIENT_SECRET, CONFIGURE_SUBMIT_EXPAND, HELP_EXPAND, paths
+from tests.conftest import (
+    ADMIN,
+    ALICE,
+    APP_SECRET,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONFIGURE_SUBMIT_EXPAND,
+    HELP_EXPAND,
+    make_settings,
+    paths,
+)
 
 SECRET_HINT = '"Outgoing JWT Secret"'
+# Every POST route the app registers: the plugin's own calls, the form submit and one per command of the table.
+CALL_PATHS = sorted(r.rule for r in create_app(make_settings()).url_map.iter_rules() if "POST" in (r.methods or ()))
 
 
 def b64(data: dict) -> str:
@@ -155,49 +168,13 @@ def test_the_jwt_is_checked_before_the_body_is_parsed(plugin):
     assert SECRET_HINT in response.get_json()["text"]
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted(
-        {
-            paths.BINDINGS,
-            paths.OAUTH2_CONNECT,
-            paths.OAUTH2_COMPLETE,
-            paths.CONFIGURE_FORM,
-            paths.CONFIGURE_SUBMIT,
-            paths.CONNECT,
-            paths.DISCONNECT,
-            paths.INFO,
-            paths.EVENTS,
-            paths.HELP,
-            paths.PING,
-            paths.INSTALL,
-        }
-    ),
-)
+@pytest.mark.parametrize("path", CALL_PATHS)
 def test_every_call_route_requires_the_jwt(client, path, requests_mock):
     response = client.post(
         path, data=json.dumps({"path": path, "context": {"oauth2": {}}}), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 200
     assert response.get_json()["type"] == "error" and SECRET_HINT in response.get_json()["text"]
-
-
-def test_every_registered_call_route_is_in_the_jwt_table(client):
-    posted = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
-    assert posted == {
-        paths.BINDINGS,
-        paths.OAUTH2_CONNECT,
-        paths.OAUTH2_COMPLETE,
-        paths.CONFIGURE_FORM,
-        paths.CONFIGURE_SUBMIT,
-        paths.CONNECT,
-        paths.DISCONNECT,
-        paths.INFO,
-        paths.EVENTS,
-        paths.HELP,
-        paths.PING,
-        paths.INSTALL,
-    }
 
 
 @pytest.mark.parametrize("path", ["/manifest.json", "/static/icon.png", "/"])

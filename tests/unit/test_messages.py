@@ -63,14 +63,18 @@ def test_every_mattermost_failure_of_every_operation_has_a_sentence(reason, oper
 
 
 PROVIDER_OPERATIONS = literal_operations(r'operation="([a-z_]+)"') | literal_operations(r'_token_call\(\s*"([a-z_]+)"')
+# The provider's own steps, which every author keeps: each has its phrase. An API call a command adds may have one;
+# without it the sentence says "do that", which still reads.
+OWN_STEPS = {"exchange_code", "refresh", "read_identity", "read_token"}
 
 
 @pytest.mark.parametrize("reason", sorted(raised("ProviderError") | {"invalid_grant", "invalid_client", "rejected"}))
-@pytest.mark.parametrize("operation", sorted(PROVIDER_OPERATIONS))
+@pytest.mark.parametrize("operation", sorted(PROVIDER_OPERATIONS | OWN_STEPS | {"an_api_call_with_no_phrase"}))
 def test_every_provider_failure_of_every_operation_has_a_sentence(reason, operation):
     sentence = messages.failure(ProviderError(reason, operation, "PERMISSION_DENIED"))
     assert_worded(sentence)
-    assert messages.text("provider_operation.other") not in sentence, f"no phrase for the operation {operation}"
+    if operation in OWN_STEPS:
+        assert messages.text("provider_operation.other") not in sentence, f"no phrase for the operation {operation}"
 
 
 def test_the_body_limit_has_a_sentence():
