@@ -9,7 +9,6 @@ handler module in `handlers/`, and one test (docs/adapting.md). The command is n
 from __future__ import annotations
 
 from bindings import TOKEN_USE, Command, admins, connected, everyone, not_connected
-from handlers.calendars import calendars
 from handlers.configure import configure_form
 from handlers.connection import connect, disconnect
 from handlers.events import events
@@ -38,7 +37,6 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("info", f"Show the connected {P} account", "/commands/info", TOKEN_USE, connected, info),
     Command("events", f"List your next 5 {P} Calendar events", "/commands/events", TOKEN_USE, connected, events),
-    Command("calendars", f"List your {P} calendars", "/commands/calendars", TOKEN_USE, connected, calendars),
     Command("disconnect", f"Disconnect your {P} account", "/commands/disconnect", TOKEN_USE, connected, disconnect),
     Command(
         "help",
