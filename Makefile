@@ -33,7 +33,7 @@ test-fast: $(VENV)/.dev
 ## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
 demo: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
-	$(PY) scripts/demo.py
+	$(PY) -m tests.e2e.demo
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from commands import COMMANDS
 from mattermost_apps.testing import (
     DEFAULT_COMPLETE_EXPAND,
     DEFAULT_CONNECT_EXPAND,
@@ -19,12 +20,12 @@ from mattermost_apps.testing import (
 )
 from provider import Identity
 from settings import Settings
-from tests.conftest import DISCONNECT_EXPAND, TOKEN_USE_EXPAND
 from user_tokens import TokenCipher, TokenRecord
 
 from .stubs import IDENTITY
 
 REPO = Path(__file__).resolve().parent.parent
+COMMAND = {command.label: command for command in COMMANDS}
 APP_SECRET = "bench-app-secret-0123456789abcdef-0123456789abcdef"
 CLIENT_ID = "1234-bench.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-bench-client-secret-wxyz"
@@ -93,7 +94,7 @@ class Workload:
         return self.call("/oauth2/connect", DEFAULT_CONNECT_EXPAND, values={"state": STATE})
 
     def info(self, *, stale: bool = False, tag: str = "fresh") -> Call:
-        return self.call("/commands/info", TOKEN_USE_EXPAND, record=self.record(stale=stale, tag=tag))
+        return self.call(COMMAND["info"].path, COMMAND["info"].expand, record=self.record(stale=stale, tag=tag))
 
     # -- the other operations whose round trips are counted ------------------------------------------
 
@@ -102,7 +103,9 @@ class Workload:
         return self.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND, values=values)
 
     def events(self) -> Call:
-        return self.call("/commands/events", TOKEN_USE_EXPAND, record=self.record(stale=False, tag="events"))
+        return self.call(COMMAND["events"].path, COMMAND["events"].expand, record=self.record(stale=False, tag="events"))
 
     def disconnect(self) -> Call:
-        return self.call("/commands/disconnect", DISCONNECT_EXPAND, record=self.record(stale=False, tag="disconnect"))
+        return self.call(
+            COMMAND["disconnect"].path, COMMAND["disconnect"].expand, record=self.record(stale=False, tag="disconnect")
+        )

@@ -1,4 +1,5 @@
-"""`make demo`: the whole flow in your browser, without Mattermost or Google.
+"""`make demo` (`python -m tests.e2e.demo`): the end-to-end stack, left running so a person can click through the
+whole flow in a browser, without Mattermost or Google.
 
 Starts the emulated Mattermost (with the Apps plugin), a local OAuth2 server (oidc-provider), a Calendar API stub
 and the app, installs and configures the app, and prints where to click. Ctrl-C stops everything.
@@ -18,10 +19,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from tests.e2e.harness import CLIENT_ID, CLIENT_SECRET, Stack, StackError, start_stack
 
-from tests.e2e.harness import CLIENT_ID, CLIENT_SECRET, Stack, StackError, start_stack  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_PORTS = {"emulator": 8065, "app": 8080, "provider": 9000, "calendar": 9100}
 LOG_DIR = REPO_ROOT / "artifacts" / "demo-logs"
