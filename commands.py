@@ -8,7 +8,7 @@ handler module in `handlers/`, and one test (docs/adapting.md). The command is n
 
 from __future__ import annotations
 
-from bindings import TOKEN_USE, Command, admins, connected, everyone, not_connected
+from bindings import TOKEN_USE, Command, admins, connected, everyone
 from handlers.configure import configure_form
 from handlers.connection import connect, disconnect
 from handlers.events import events
@@ -32,7 +32,7 @@ COMMANDS: tuple[Command, ...] = (
         f"Connect your {P} account",
         "/commands/connect",
         {"acting_user": "id", "oauth2_app": "all", "oauth2_user": "all"},
-        not_connected,
+        everyone,  # also to switch accounts: a connected user gets a link to connect again
         connect,
     ),
     Command("info", f"Show the connected {P} account", "/commands/info", TOKEN_USE, connected, info),

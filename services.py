@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mattermost_apps import ClientFactory, new_session
 from provider import GoogleCalendar, OAuth2Provider, Provider
 from settings import Settings
-from user_tokens import TokenCipher, UserTokens
+from user_tokens import HostLock, RedisLock, RefreshLock, TokenCipher, UserTokens
 
 if TYPE_CHECKING:
     from bindings import Command
@@ -38,17 +38,27 @@ class Services:
             token_url=settings.oauth2_token_url,
             revoke_url=settings.oauth2_revoke_url,
             userinfo_url=settings.oauth2_userinfo_url,
+            issuer=settings.oauth2_issuer,
+            rotates_refresh_tokens=settings.oauth2_rotates_refresh_tokens,
             scopes=settings.oauth2_scopes,
             session=http,
             timeout=settings.http_timeout,
         )
         mattermost = ClientFactory(http, settings.http_timeout, settings.mattermost_site_url)
+        # A holder keeps the lock for its call at most; a Redis lock outlives that (and two HTTP timeouts), then expires.
+        lock: RefreshLock = (
+            RedisLock(settings.redis_url, ttl=settings.call_deadline + settings.http_timeout)
+            if settings.redis_url
+            else HostLock()
+        )
         return cls(
             settings=settings,
             mattermost=mattermost,
             provider=provider,
             calendar=GoogleCalendar(provider, settings.google_api_url),
-            tokens=UserTokens(provider=provider, cipher=TokenCipher(settings.token_keys), client_for=mattermost.as_acting_user),
+            tokens=UserTokens(
+                provider=provider, cipher=TokenCipher(settings.token_keys), client_for=mattermost.as_acting_user, lock=lock
+            ),
             manifest=render_manifest(settings),
             commands=tuple(commands),
         )

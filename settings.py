@@ -1,11 +1,14 @@
 """The app's settings: one typed object read from the environment and validated at start.
 
-Every setting is documented in the README's settings table; tests build `Settings` directly.
+Every setting is documented in the README's settings table; tests build `Settings` directly. A bad value raises
+`SettingsError` with one sentence naming the variable and what it accepts; `gunicorn.conf.py` checks them all in
+the master process, before any worker starts, and stops with that one line.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import secrets
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -24,15 +28,19 @@ from provider import Provider, calendar
 log = logging.getLogger(__name__)
 
 DEFAULT_APP_SECRET_FILE = Path(__file__).resolve().parent / "instance" / "app_secret"
+# The plugin gives a call 30 s: everything the app sends for one call must be done well before.
+PLUGIN_CALL_TIMEOUT = 30.0
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS = ("text", "json")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Keys derived from APP_SECRET with HKDF-SHA256, one per purpose. Changing the salt or a purpose makes every stored
 # token record unreadable.
 _KEY_SALT = b"mattermost-app-google-oauth2"
 
 
 class SettingsError(ValueError):
-    """A setting has a value the app cannot start with; the message names the variable."""
+    """A setting has a value the app cannot start with; the message names the variable and what it accepts."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,27 +53,27 @@ class Settings:
     oauth2_token_url: str = Provider.token_url
     oauth2_revoke_url: str = Provider.revoke_url
     oauth2_userinfo_url: str = Provider.userinfo_url
+    oauth2_issuer: str = Provider.issuer
+    oauth2_rotates_refresh_tokens: bool = Provider.rotates_refresh_tokens
     oauth2_scopes: tuple[str, ...] = Provider.scopes
     google_api_url: str = calendar.API_URL
     # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     http_timeout: float = 10.0
+    call_deadline: float = 25.0
+    redis_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not self.app_secret:
             raise SettingsError("APP_SECRET must not be empty.")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"PORT must be between 1 and 65535, not {self.port}.")
-        for name in (
-            "root_url",
-            "oauth2_authorize_url",
-            "oauth2_token_url",
-            "oauth2_revoke_url",
-            "oauth2_userinfo_url",
-            "google_api_url",
-        ):
+        for name in ("root_url", "oauth2_authorize_url", "oauth2_token_url", "oauth2_userinfo_url", "google_api_url"):
             _require_http_url(name.upper(), getattr(self, name))
+        if self.oauth2_revoke_url:  # empty: the provider has no revocation endpoint
+            _require_http_url("OAUTH2_REVOKE_URL", self.oauth2_revoke_url)
         if self.mattermost_site_url is not None:
             _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
         if not self.oauth2_scopes:
@@ -79,8 +87,17 @@ class Settings:
                 ) from None
         if not self.http_timeout > 0:
             raise SettingsError("HTTP_TIMEOUT must be a positive number of seconds.")
+        if not self.http_timeout <= self.call_deadline < PLUGIN_CALL_TIMEOUT:
+            raise SettingsError(
+                f"CALL_DEADLINE must be at least HTTP_TIMEOUT ({self.http_timeout:g} s) and under the plugin's "
+                f"{PLUGIN_CALL_TIMEOUT:g} s, not {self.call_deadline:g}."
+            )
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError("REDIS_URL must be a redis://, rediss:// or unix:// URL.")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}.")
+        if self.log_format not in _LOG_FORMATS:
+            raise SettingsError(f"LOG_FORMAT must be one of {', '.join(_LOG_FORMATS)}.")
 
     @cached_property
     def token_keys(self) -> tuple[str, ...]:
@@ -107,6 +124,30 @@ class Settings:
         urls = (self.oauth2_authorize_url, self.oauth2_token_url, self.oauth2_revoke_url, self.oauth2_userinfo_url)
         return any(urlsplit(url).scheme == "http" for url in urls if url)
 
+    def notices(self) -> list[tuple[int, str]]:
+        """What an admin should hear once at each start, with its log level: what this configuration trusts, and
+        what it lacks."""
+        notices = []
+        if len(self.app_secret.encode()) < 32:
+            notices.append((logging.WARNING, "APP_SECRET is shorter than 32 bytes; a longer one is safer for HS256."))
+        if not self.token_encryption_keys:
+            notices.append(
+                (
+                    logging.INFO,
+                    "TOKEN_ENCRYPTION_KEY is not set: token records are encrypted with a key derived from APP_SECRET, "
+                    "which Mattermost's database also holds; set TOKEN_ENCRYPTION_KEY in production (see SECURITY.md).",
+                )
+            )
+        if self.mattermost_site_url is None:
+            notices.append(
+                (
+                    logging.INFO,
+                    "MATTERMOST_SITE_URL is not set: each process trusts the site URL of the first call that needs "
+                    "Mattermost and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
+                )
+            )
+        return notices
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -115,35 +156,56 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        port_text = get("PORT") or "8080"
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise SettingsError(f"PORT must be a whole number, not {port_text!r}.") from None
-        timeout_text = get("HTTP_TIMEOUT") or "10"
-        try:
-            timeout = float(timeout_text)
-        except ValueError:
-            raise SettingsError(f"HTTP_TIMEOUT must be a number of seconds, not {timeout_text!r}.") from None
-
-        secret_file = Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE)
         keys = tuple(k.strip() for k in (get("TOKEN_ENCRYPTION_KEY") or "").split(",") if k.strip())
         scopes = tuple((get("OAUTH2_SCOPES") or " ".join(Provider.scopes)).split())
-        return cls(
-            app_secret=get("APP_SECRET") or load_or_create_app_secret(secret_file),
-            port=port,
-            root_url=get("ROOT_URL") or "http://localhost:8080",
-            mattermost_site_url=get("MATTERMOST_SITE_URL"),
-            oauth2_authorize_url=get("OAUTH2_AUTHORIZE_URL") or Provider.authorize_url,
-            oauth2_token_url=get("OAUTH2_TOKEN_URL") or Provider.token_url,
-            oauth2_revoke_url=get("OAUTH2_REVOKE_URL") or Provider.revoke_url,
-            oauth2_userinfo_url=get("OAUTH2_USERINFO_URL") or Provider.userinfo_url,
-            oauth2_scopes=scopes,
-            google_api_url=get("GOOGLE_API_URL") or calendar.API_URL,
-            token_encryption_keys=keys,
-            http_timeout=timeout,
-            log_level=(get("LOG_LEVEL") or "INFO").upper(),
-        )
+        # Everything else is checked before APP_SECRET is read, so a typo never leaves a generated secret behind.
+        values: dict[str, Any] = {
+            "port": whole_number(env, "PORT", 8080),
+            "root_url": get("ROOT_URL") or "http://localhost:8080",
+            "mattermost_site_url": get("MATTERMOST_SITE_URL"),
+            "oauth2_authorize_url": get("OAUTH2_AUTHORIZE_URL") or Provider.authorize_url,
+            "oauth2_token_url": get("OAUTH2_TOKEN_URL") or Provider.token_url,
+            "oauth2_revoke_url": get("OAUTH2_REVOKE_URL") or Provider.revoke_url,
+            "oauth2_userinfo_url": get("OAUTH2_USERINFO_URL") or Provider.userinfo_url,
+            "oauth2_issuer": get("OAUTH2_ISSUER") or Provider.issuer,
+            "oauth2_rotates_refresh_tokens": _boolean(env, "OAUTH2_ROTATES_REFRESH_TOKENS", Provider.rotates_refresh_tokens),
+            "oauth2_scopes": scopes,
+            "google_api_url": get("GOOGLE_API_URL") or calendar.API_URL,
+            "token_encryption_keys": keys,
+            "http_timeout": _seconds(env, "HTTP_TIMEOUT", 10.0),
+            "call_deadline": _seconds(env, "CALL_DEADLINE", 25.0),
+            "redis_url": get("REDIS_URL"),
+            "log_level": (get("LOG_LEVEL") or "INFO").upper(),
+            "log_format": (get("LOG_FORMAT") or "text").lower(),
+        }
+        cls(app_secret="checked-below", **values)  # noqa: S106 - a placeholder, to check the rest first
+        secret = get("APP_SECRET") or load_or_create_app_secret(Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE))
+        return cls(app_secret=secret, **values)
+
+
+def whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {text!r}.") from None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip() or str(default)
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {text!r}.") from None
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in _TRUE + _FALSE:
+        return text in _TRUE
+    raise SettingsError(f"{name} must be true or false, not {text!r}.")
 
 
 def load_or_create_app_secret(path: Path) -> str:
@@ -156,6 +218,8 @@ def load_or_create_app_secret(path: Path) -> str:
         secret: str | None = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         secret = None
+    except OSError as exc:
+        raise SettingsError(f"APP_SECRET is not set and APP_SECRET_FILE {path} cannot be read ({exc.strerror}).") from None
     if secret:
         return secret
     if secret == "":
@@ -163,11 +227,14 @@ def load_or_create_app_secret(path: Path) -> str:
         raise SettingsError(
             f"APP_SECRET is not set and {path} is empty: delete that file to generate a new secret, or set APP_SECRET."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Several gunicorn workers start at once: write a private temp file, then hard-link it into place,
-    # which fails if another worker won the race; everyone then reads the one file that exists.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Several gunicorn workers start at once: write a private temp file, then hard-link it into place,
+        # which fails if another worker won the race; everyone then reads the one file that exists.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise SettingsError(f"APP_SECRET is not set and APP_SECRET_FILE {path} cannot be created ({exc.strerror}).") from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(secrets.token_urlsafe(32) + "\n")
     try:
@@ -183,6 +250,46 @@ def load_or_create_app_secret(path: Path) -> str:
         path,
     )
     return secret
+
+
+def log_config(level: str, log_format: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for the app and for gunicorn (its `logconfig_dict`): one format for every line.
+
+    urllib3, requests-oauthlib and oauthlib never log below INFO: at DEBUG they print URLs and token answers.
+    """
+    libraries = max(logging.INFO, logging.getLevelNamesMapping()[level])
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else logging.Formatter, "fmt": TEXT_FORMAT}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            **{name: {"level": libraries} for name in ("urllib3", "requests_oauthlib", "oauthlib")},
+            # gunicorn's own loggers, with our handler instead of theirs.
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": level, "handlers": ["stderr"], "propagate": False},
+        },
+    }
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object a line, with the fields of the text format: time, level, pid, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "pid": record.process,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
 
 
 def _require_http_url(name: str, value: str) -> None:

@@ -39,10 +39,6 @@ def connected(viewer: Viewer) -> bool:
     return viewer.is_connected
 
 
-def not_connected(viewer: Viewer) -> bool:
-    return not viewer.is_connected
-
-
 # What a call needs from Mattermost (levels: "", "id", "summary", "all"; never "none").
 # A command that uses the user's token: the acting user, their Mattermost token (to store a refreshed or cleared
 # record), the OAuth2 client (to refresh) and the user's stored record.

@@ -23,19 +23,21 @@ def connect(call: CallRequest, services: Services) -> CallResponse:
 
 
 def disconnect(call: CallRequest, services: Services) -> CallResponse:
+    # Clear first: if that fails (no token in the call, Mattermost down), nothing is revoked and the user is still
+    # connected; revoking first would leave a stored record of a dead grant.
     record = _stored_record(call, services)
-    oauth2 = call.context.oauth2
-    outcome: RevokeOutcome = "unconfirmed"
-    if record is not None and oauth2.client_id:
-        outcome = services.provider.revoke(
-            record.refresh_token or record.access_token, client_id=oauth2.client_id, client_secret=oauth2.client_secret
-        )
     try:
         services.tokens.clear(call)
     except MattermostError as exc:
         return error(failure(exc))
     if record is None:
         return ok(text("disconnect.nothing"), refresh_bindings=True)
+    oauth2 = call.context.oauth2
+    outcome: RevokeOutcome = "unconfirmed"
+    if oauth2.client_id:
+        outcome = services.provider.revoke(
+            record.refresh_token or record.access_token, client_id=oauth2.client_id, client_secret=oauth2.client_secret
+        )
     sentence = text("disconnect.done", who=who(record))
     if outcome != "revoked":
         sentence += text(f"disconnect.{outcome}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bindings import visible
 from mattermost_apps import CallRequest, CallResponse, ok
+from provider import Provider
 from services import Services
 
 from .bindings import viewer_of
@@ -11,9 +14,16 @@ from .messages import text
 
 
 def help_(call: CallRequest, services: Services) -> CallResponse:
+    viewer = viewer_of(call, services)
+    shown = visible(services.commands, viewer)
     lines = [text("help.intro")]
-    for command in visible(services.commands, viewer_of(call, services)):
-        lines.append(text("help.line", label=command.label, description=command.description))
+    lines += [text("help.line", label=command.label, description=command.description) for command in shown]
+    if not viewer.is_connected:
+        # What connecting unlocks, so a new user knows why to connect.
+        unlocked = [c for c in visible(services.commands, replace(viewer, is_connected=True)) if c not in shown]
+        if unlocked:
+            commands = ", ".join(f"`/{Provider.command} {c.label}`" for c in unlocked)
+            lines += ["", text("help.once_connected", commands=commands)]
     if not call.context.oauth2.is_configured:
         lines += ["", text("not_configured")]
     return ok("\n".join(lines))

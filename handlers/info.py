@@ -11,7 +11,7 @@ from .token_use import with_token
 
 def info(call: CallRequest, services: Services) -> CallResponse:
     def show(token: str) -> str:
-        identity = services.provider.identity(token)
+        identity = services.provider.userinfo(token)
         lines = [text("info.connected_as", who=identity.name or identity.email or identity.sub)]
         if identity.email:
             lines.append(text("info.email", email=identity.email))

@@ -26,6 +26,7 @@ EN: dict[str, str] = {
     "jwt.expired": "The call's JWT has expired: check that the clocks of the Mattermost server and the app agree.",
     "jwt.missing_exp": "The call's JWT has no exp claim, so it is refused.",
     "jwt.bad_exp": "The call's JWT has an exp claim that is not a number, so it is refused.",
+    "jwt.exp_too_far": "The call's JWT is valid for longer than the Apps plugin ever signs one, so it is refused.",
     "jwt.bad_algorithm": f"The call's JWT is not signed with {ALGORITHM}, so it is refused.",
     "jwt.bad_signature": f"The call's JWT signature does not match: {_SECRET_HINT}.",
     "jwt.malformed": f"The call's JWT is malformed: {_SECRET_HINT}.",
@@ -37,6 +38,7 @@ EN: dict[str, str] = {
     "call.wrong_type": "The field {field} must be {expected}.",
     "call.bad_expand_level": "The expand level of {field} must be a string.",
     "call.bad_value": "The value {field} must be a string.",
+    "call.bad_text": "The field {field} holds text that is not valid Unicode (a lone surrogate).",
     "call.too_large": "The request body is larger than {kib} KiB.",
     "unexpected": "The app failed unexpectedly while handling this command; the admin can find the reason in its log.",
     # -- Mattermost (mattermost_apps.MattermostError) -----------------------------------------------
@@ -46,6 +48,8 @@ EN: dict[str, str] = {
     "mattermost.bad_answer": "Mattermost gave an answer the app could not use while trying to {operation}; please try again.",
     "mattermost.too_large": "The data to {operation} is too large for Mattermost ({detail}, over the {limit}-byte limit).",
     "mattermost.missing_token": "The call carried no {detail}, so the app cannot act for you (check the call's expand).",
+    "mattermost.bad_site_url": "The call names a Mattermost site URL the app cannot use, so it is refused.",
+    "mattermost.untrusted_site_url": "The call names another Mattermost than the one this app serves, so it is refused (an admin can pin it with MATTERMOST_SITE_URL).",
     "mattermost_operation.store_oauth2_app": "store the OAuth2 client",
     "mattermost_operation.store_oauth2_user": "store your connection",
     "mattermost_operation.get_oauth2_user": "read your connection",
@@ -74,6 +78,8 @@ EN: dict[str, str] = {
     "no_refresh_token": "Your {provider} access has expired and the app holds no refresh token: run `{connect}` again.",
     "grant_ended": "{provider} no longer accepts your connection (it was revoked or has expired): run `{connect}` again.",
     "not_configured": "The {provider} OAuth2 client is not configured yet: ask a system admin to run `{configure}`.",
+    "refresh_busy": "Your {provider} access is being renewed by another request right now; please try again in a moment.",
+    "refresh_unavailable": "The app cannot renew your {provider} access right now (its lock service is unreachable); please try again in a minute.",
     # -- install --------------------------------------------------------------------------------------
     "install.next_steps": "Next: run `{configure}` to register your {provider} OAuth2 client; then each user runs `{connect}`.",
     "install.home_page": """<!doctype html>
@@ -108,6 +114,8 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     # -- the remote OAuth2 flow ---------------------------------------------------------------------------
     "oauth2.no_complete_url": "The call has no context.oauth2.complete_url (expand oauth2_app: all), so no redirect URI is known.",
     "oauth2.no_state": "The call has no OAuth2 state from Mattermost; start again with `{connect}`.",
+    "oauth2.no_session": "This browser is not signed in to Mattermost: open the connect link in the browser where you use Mattermost (not from the mobile app), and sign in there first.",
+    "oauth2.state_not_yours": "This sign-in was started by another Mattermost user, so it cannot connect your account: run `{connect}` yourself.",
     "oauth2.access_denied": "You did not allow access at {provider}, so your {provider} account was not connected.",
     "oauth2.provider_refused": "{provider} refused the sign-in{code}, so your {provider} account was not connected.",
     "oauth2.no_code": "{provider} sent no authorization code, so your account was not connected: run `{connect}` again.",
@@ -132,6 +140,7 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "events.all_day": "{date}, all day",
     "help.intro": "**/{command}** connects your {provider} account to Mattermost.",
     "help.line": "- `/{command} {label}`: {description}",
+    "help.once_connected": "Once you have connected your {provider} account: {commands}.",
 }
 
 _DEFAULTS = {

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import re
 
-from mattermost_apps import CallRequest, CallResponse, MattermostError, error, ok
+from mattermost_apps import CallRequest, CallResponse, MattermostError, after_response, error, ok
 from provider import ProviderError, TokenGrant, pkce
 from services import Services
-from user_tokens import TokenRecord
+from user_tokens import TokenRecord, UnreadableRecord
 
 from .messages import failure, text
 
@@ -25,6 +25,10 @@ _SAFE_ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def connect(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
+    if not call.context.acting_user_id:
+        # A browser with no Mattermost session (a link from the mobile app opened elsewhere): the plugin lets it
+        # through with no user, and nothing could be stored at the end of the consent.
+        return error(text("oauth2.no_session"))
     if not oauth2.client_id:
         return error(text("not_configured"))
     if not oauth2.complete_url:
@@ -43,10 +47,13 @@ def connect(call: CallRequest, services: Services) -> CallResponse:
 
 
 def complete(call: CallRequest, services: Services) -> CallResponse:
+    user_id = call.context.acting_user_id
+    if not user_id:
+        return error(text("oauth2.no_session"))
     provider_error = call.value("error")
     if provider_error:
         code = _SAFE_ERROR_CODE.sub("", provider_error)[:64]
-        log.info("user %s: provider answered error=%s", call.context.acting_user_id, code)
+        log.info("user %s: provider answered error=%s", user_id, code)
         if code == "access_denied":
             return error(text("oauth2.access_denied"))
         return error(text("oauth2.provider_refused", code=f" ({code})" if code else ""))
@@ -54,6 +61,11 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
     state = call.value("state")
     if not code or not state:
         return error(text("oauth2.no_code"))
+    if state.rpartition(".")[2] != user_id:
+        # The plugin ends the state with the id of the user it was made for. Another user's code and state (seen in
+        # a URL, a log, a screen) must not become this user's connection: refuse before anything is exchanged.
+        log.warning("user %s: refused a complete whose state was made for another user", user_id)
+        return error(text("oauth2.state_not_yours"))
     oauth2 = call.context.oauth2
     if not oauth2.is_configured:
         return error(text("not_configured"))
@@ -67,20 +79,41 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
             code_verifier=pkce.code_verifier(services.settings.pkce_key, state),
         )
     except ProviderError as exc:
-        log.warning("user %s: code exchange failed: %s", call.context.acting_user_id, exc)
+        log.warning("user %s: code exchange failed: %s", user_id, exc)
         return error(failure(exc))
 
     try:
-        identity = services.provider.identity(grant.access_token)
-        services.tokens.save(call, TokenRecord.from_grant(grant, identity))
-    except (ProviderError, MattermostError) as exc:
-        if isinstance(exc, ProviderError):  # a MattermostError was logged where it was raised
-            log.warning("user %s: connect failed after the code exchange: %s", call.context.acting_user_id, exc)
+        identity = services.provider.identity(grant, client_id=oauth2.client_id)
+        record = TokenRecord.from_grant(grant, identity)
+    except ProviderError as exc:
+        log.warning("user %s: connect failed after the code exchange: %s", user_id, exc)
         _revoke_quietly(grant, call, services)
         return error(text("oauth2.not_connected_after", reason=failure(exc)))
+    try:
+        services.tokens.save(call, record)
+    except MattermostError as exc:  # logged where it was raised
+        if not _stored_anyway(call, services, record, exc):
+            _revoke_quietly(grant, call, services)
+            return error(text("oauth2.not_connected_after", reason=failure(exc)))
 
-    _confirm_by_direct_message(call, services, identity.email or identity.name or identity.sub)
+    # The plugin's completion page waits for this answer; the confirmation need not.
+    after_response(lambda: _confirm_by_direct_message(call, services, identity.email or identity.name or identity.sub))
     return ok()
+
+
+def _stored_anyway(call: CallRequest, services: Services, record: TokenRecord, exc: MattermostError) -> bool:
+    """After a store whose outcome is unknown (no answer, or a 5xx), whether Mattermost holds the record after all:
+    revoking a grant it holds would leave the user connected to a dead token."""
+    if exc.reason not in ("unreachable", "failed"):
+        return False
+    try:
+        stored = services.tokens.stored(call)
+    except (MattermostError, UnreadableRecord):
+        return False
+    if stored is not None and stored.access_token == record.access_token:
+        log.info("user %s: the record was stored despite the error", call.context.acting_user_id)
+        return True
+    return False
 
 
 def _revoke_quietly(grant: TokenGrant, call: CallRequest, services: Services) -> None:

@@ -1,4 +1,4 @@
-"""Running a command with the user's token: fresh, refreshed when stale, and every failure worded for the user."""
+"""Running a command with the user's token (fresh, refreshed when stale), every failure worded for the user."""
 
 from __future__ import annotations
 
@@ -16,18 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def with_token(call: CallRequest, services: Services, use: Callable[[str], str]) -> CallResponse:
-    """Answer `use(access_token)`, with a token that is not about to expire; if the API refuses it anyway, refresh
-    once and try again."""
+    """Answer `use(access_token)`, the text of an `ok` response."""
     try:
-        record = services.tokens.usable(call)
-        try:
-            return ok(use(record.access_token))
-        except ProviderError as exc:
-            if exc.reason != "unauthorized":
-                raise
-        # Unexpired but refused: revoked at the provider, or expired early. A refresh tells which.
-        record = services.tokens.refresh(call, record)
-        return ok(use(record.access_token))
+        return ok(services.tokens.use(call, lambda record: use(record.access_token)))
     except TokenUnavailable as exc:
         return error(failure(exc))
     except ProviderError as exc:

@@ -18,7 +18,8 @@ class BadCallRequest(ValueError):
     """The request is not a CallRequest the app can act on.
 
     `reason`: `empty_body`, `not_json`, `not_an_object` (the body), `wrong_type` (`field` is not `expected`,
-    "string" or "object"), `bad_expand_level` (`field` names the expand key), `bad_value` (the value `field`).
+    "string" or "object"), `bad_expand_level` (`field` names the expand key), `bad_value` (the value `field`),
+    `bad_text` (`field` holds a lone surrogate, which JSON can escape but no UTF-8 text can hold).
     """
 
     def __init__(self, reason: str, *, field: str = "", expected: str = "") -> None:
@@ -60,6 +61,16 @@ def _optional_str(obj: dict[str, JSON], key: str, where: str) -> str:
         return ""
     if not isinstance(value, str):
         raise BadCallRequest("wrong_type", field=where + key, expected="string")
+    return _text(value, where + key)
+
+
+def _text(value: str, field: str) -> str:
+    """`value`, if it is text: a lone surrogate would fail later, in whatever encodes it (a URL, a header, a log)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadCallRequest("bad_text", field=field) from None
     return value
 
 
@@ -209,6 +220,8 @@ class CallRequest:
                 return ""
         if isinstance(raw, bool):
             return "true" if raw else "false"
-        if isinstance(raw, str | int | float):
-            return str(raw).strip()
+        if isinstance(raw, str):
+            return _text(raw, "values." + name).strip()
+        if isinstance(raw, int | float):
+            return str(raw)
         raise BadCallRequest("bad_value", field=name)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import threading
 from typing import Any
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .calls import CallRequest
 
@@ -30,7 +32,8 @@ class MattermostError(Exception):
 
     `reason`: `unreachable` (no answer: connection error or timeout), `refused` (401 or 403), `failed` (another
     status), `bad_answer` (an answer the app cannot read), `too_large` (over the plugin's 8 KiB limit: not sent),
-    `missing_token` (the call's context carries no `detail` token). `operation` names what was asked:
+    `missing_token` (the call's context carries no `detail` token), `bad_site_url` (the call's site URL is no URL
+    the app can use), `untrusted_site_url` (it names another Mattermost than the one trusted). `operation` names what was asked:
     `store_oauth2_app`, `store_oauth2_user`, `get_oauth2_user`, `kv_get`, `kv_set`, `kv_delete`, `open_dm`, `post_dm`.
     `detail` is the app's own (a byte count, a token name, the plugin's error sentinel), never Mattermost's text.
     Every MattermostError has been logged, one WARNING line, where it was raised.
@@ -44,13 +47,21 @@ class MattermostError(Exception):
         super().__init__(f"{operation}: {reason}" + (f" (HTTP {status})" if status else "") + (f" {detail}" if detail else ""))
 
 
-@dataclass(frozen=True)
 class ClientFactory:
-    """Builds the `AppsClient` of a call. `site_url`, when set, replaces the call's `context.mattermost_site_url`."""
+    """Builds the `AppsClient` of a call, with the call's own token, aimed at one Mattermost only.
 
-    session: requests.Session
-    timeout: float
-    site_url: str | None = None
+    The plugin's JWT covers no part of the body, so the body's `context.mattermost_site_url` is the caller's word.
+    With `site_url` set, every request goes there and the context's is ignored. Without it, the first site URL a
+    call names is trusted for the life of the process, and a call naming another is refused: a caller holding one
+    valid JWT cannot aim the app's requests (and the tokens and records they carry) at a host of their choice.
+    """
+
+    def __init__(self, session: requests.Session, timeout: float, site_url: str | None = None) -> None:
+        self.session = session
+        self.timeout = timeout
+        self.site_url = site_url.rstrip("/") if site_url else None
+        self._trusted = self.site_url
+        self._guard = threading.Lock()
 
     def as_acting_user(self, call: CallRequest) -> AppsClient:
         return self._client(call, call.context.acting_user_access_token, "acting_user_access_token")
@@ -62,7 +73,41 @@ class ClientFactory:
         if not token:
             log.warning("no %s in the call: check the call's expand and the app's permissions", which)
             raise MattermostError("missing_token", "authenticate", detail=which)
-        return AppsClient(self.site_url or call.context.mattermost_site_url, token, session=self.session, timeout=self.timeout)
+        return AppsClient(
+            self.site_url or self._trust(call.context.mattermost_site_url), token, session=self.session, timeout=self.timeout
+        )
+
+    def _trust(self, site_url: str) -> str:
+        site_url = site_url.rstrip("/")
+        if not _usable_site_url(site_url):
+            log.warning("refused a call whose context.mattermost_site_url is not a usable http(s) URL")
+            raise MattermostError("bad_site_url", "authenticate")
+        with self._guard:
+            if self._trusted is None:
+                self._trusted = site_url
+                log.info("trusting the Mattermost at %s for the app's requests (MATTERMOST_SITE_URL is not set)", site_url)
+        if site_url != self._trusted:
+            log.warning("refused a call naming another Mattermost site URL than the trusted %s", self._trusted)
+            raise MattermostError("untrusted_site_url", "authenticate")
+        return site_url
+
+
+def _usable_site_url(url: str) -> bool:
+    """An http(s) URL with a host DNS could carry (labels of 1 to 63 characters), and no user info, query or fragment."""
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        return False
+    host = parts.host or ""
+    if parts.scheme not in ("http", "https") or not host or parts.auth or parts.query or parts.fragment:
+        return False
+    if host.startswith("["):  # an IPv6 literal, which parse_url has checked
+        return True
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(host) <= 253 and all(0 < len(label) <= 63 for label in host.rstrip(".").split("."))
 
 
 class AppsClient:
@@ -132,7 +177,7 @@ class AppsClient:
             headers["Content-Type"] = "application/json"
         try:
             response = self._session.request(method, self.site_url + path, data=data, headers=headers, timeout=self._timeout)
-        except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a token headers cannot carry
+        except (requests.RequestException, UnicodeError, LocationParseError) as exc:  # a token headers cannot carry, a bad host
             log.warning("Mattermost %s %s failed: %s", method, path, type(exc).__name__)
             raise MattermostError("unreachable", operation, detail=type(exc).__name__) from None
         if response.status_code >= 300:

@@ -13,17 +13,25 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, jsonify, request
+from flask import Blueprint, Flask, Request, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .calls import BadCallRequest, CallRequest, CallResponse, error
+from .http import call_deadline
 from .jwt_auth import HEADER, JWTRejected, check_acting_user, verify_call_jwt
 
 log = logging.getLogger(__name__)
 
 MAX_CALL_BYTES = 64 * 1024
+DEFAULT_DEADLINE = 25.0  # seconds; the plugin gives up on a call after 30
 Handler = Callable[[CallRequest, Any], CallResponse]
 Explain = Callable[[Exception], str]
+
+
+def after_response(task: Callable[[], None]) -> None:
+    """Run `task` once this call's answer has been sent, under a deadline of its own: work the caller need not wait
+    for (a confirmation message). Its failure is logged and touches nothing of the answer."""
+    g.setdefault("mattermost_apps_after_response", []).append(task)
 
 
 class CallTooLarge(Exception):
@@ -48,12 +56,20 @@ class CallRouter:
         self.handlers[path] = fn
 
     def install(
-        self, app: Flask, *, jwt_secret: str | None, services: Any, explain: Explain, max_body: int = MAX_CALL_BYTES
+        self,
+        app: Flask,
+        *,
+        jwt_secret: str | None,
+        services: Any,
+        explain: Explain,
+        max_body: int = MAX_CALL_BYTES,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         """Register every handler as `POST <path>`. `jwt_secret=None` turns the JWT check off (never in production).
 
         `explain(exc)` words a failure for the user: `JWTRejected`, `BadCallRequest` and `CallTooLarge` carry a
-        `reason`; anything else is an unexpected error, logged here with its traceback.
+        `reason`; anything else is an unexpected error, logged here with its traceback. Everything a handler sends
+        through the app's session (`http.new_session`) ends within `deadline` seconds of the call's arrival.
         """
         # One byte over the limit: werkzeug stops reading a chunked body (no Content-Length) at MAX_CONTENT_LENGTH
         # without an error, so a body that reads as longer than `max_body` is how an oversized stream shows.
@@ -62,8 +78,12 @@ class CallRouter:
 
         def make_view(fn: Handler) -> Callable[[], Response]:
             def view() -> Response:
-                call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
-                return jsonify(fn(call, services))
+                with call_deadline(deadline):
+                    call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
+                    response = jsonify(fn(call, services))
+                for task in g.pop("mattermost_apps_after_response", ()):
+                    response.call_on_close(_guarded(task, deadline))
+                return response
 
             return view
 
@@ -83,6 +103,17 @@ class CallRouter:
 
         calls.register_error_handler(Exception, call_error)
         app.register_blueprint(calls)
+
+
+def _guarded(task: Callable[[], None], deadline: float) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            with call_deadline(deadline):
+                task()
+        except Exception:
+            log.exception("a task after the response failed")
+
+    return run
 
 
 def _read_call(req: Request, jwt_secret: str | None, max_body: int) -> CallRequest:

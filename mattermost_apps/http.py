@@ -1,18 +1,106 @@
-"""One shared `requests.Session` for every outbound call: pooled connections, bounded retries.
+"""One shared HTTP session for every outbound call: pooled connections, bounded retries, one deadline per call.
 
-Only idempotent methods are retried (GET, HEAD, OPTIONS), on connection errors and on 502/503/504;
-a POST that may have reached the server is never sent twice.
+- Only idempotent methods are retried (GET, HEAD, OPTIONS), on connection errors and on 502/503/504; a POST
+  that may have reached the server is never sent twice.
+- `call_deadline(seconds)` bounds everything a call sends: each request's timeout is cut to what is left, and a
+  retry that could not finish in time is not started, so the caller always gets an answer before the plugin
+  gives up on it (30 s).
+- The environment is read once, when the session is made: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
+  as they were then (the proxies of each origin worked out on first use), `REQUESTS_CA_BUNDLE` or
+  `CURL_CA_BUNDLE`; `.netrc` is never read. requests would otherwise read all of them on every request.
+- No cookies are kept: an answer's `Set-Cookie` never travels with another request, to that host or another.
+- Redirects are not followed: a token or a record goes only to the URL it was sent to.
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment
+
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import should_bypass_proxies
 from urllib3.util.retry import Retry
 
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("mattermost_apps_call_deadline", default=None)
+_attempt_timeout: contextvars.ContextVar[float] = contextvars.ContextVar("mattermost_apps_attempt_timeout", default=0.0)
+_MAX_ORIGINS = 64
 
-def new_session(*, user_agent: str, retries: int = 2, backoff: float = 0.2, pool_size: int = 16) -> requests.Session:
-    retry = Retry(
+
+@contextmanager
+def call_deadline(seconds: float) -> Iterator[None]:
+    """Everything the session sends inside the block finishes within `seconds` from now."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the current call's deadline, or None outside a call."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class DeadlineRetry(Retry):
+    """urllib3's Retry, which also gives up when another attempt could not finish before the call's deadline."""
+
+    def is_exhausted(self) -> bool:
+        left = time_left()
+        return super().is_exhausted() or (left is not None and left < _attempt_timeout.get())
+
+
+class AppSession(requests.Session):
+    """A `requests.Session` with the rules above; `new_session` builds one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False  # no per-request reading of the environment, and no .netrc
+        self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        proxies = getproxies_environment()
+        self._no_proxy = proxies.pop("no", None)
+        self._proxies = proxies
+        self._origin_proxies: dict[tuple[str, str], dict[str, str]] = {}
+        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies the environment named at start for `url`'s origin ({} when NO_PROXY covers it)."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        found = self._origin_proxies.get(origin)
+        if found is None:
+            found = {} if not self._proxies or should_bypass_proxies(url, no_proxy=self._no_proxy) else dict(self._proxies)
+            if len(self._origin_proxies) < _MAX_ORIGINS:
+                self._origin_proxies[origin] = found
+        return found
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("allow_redirects", False)
+        kwargs.setdefault("proxies", self.proxies_for(url if isinstance(url, str) else url.decode()))
+        timeout = kwargs.get("timeout")
+        left = time_left()
+        if left is not None:
+            if left <= 0:
+                raise requests.Timeout("the call's deadline has passed")
+            timeout = left if not isinstance(timeout, int | float) else min(timeout, left)
+            kwargs["timeout"] = timeout
+        attempt = _attempt_timeout.set(timeout if isinstance(timeout, int | float) else 0.0)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        finally:
+            _attempt_timeout.reset(attempt)
+
+
+def new_session(*, user_agent: str, retries: int = 2, backoff: float = 0.2, pool_size: int = 16) -> AppSession:
+    retry = DeadlineRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -24,7 +112,7 @@ def new_session(*, user_agent: str, retries: int = 2, backoff: float = 0.2, pool
         respect_retry_after_header=False,
     )
     adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-    session = requests.Session()
+    session = AppSession()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent

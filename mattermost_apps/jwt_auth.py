@@ -6,6 +6,7 @@ are `exp` (now + 15 min) and `acting_user_id` (only when `acting_user` was expan
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jwt
@@ -13,13 +14,15 @@ import jwt
 HEADER = "Mattermost-App-Authorization"
 ALGORITHM = "HS256"
 MAX_LEEWAY_SECONDS = 30
+PLUGIN_TOKEN_LIFETIME = 15 * 60  # the plugin signs every call for exactly this long (`upstream/uphttp/upstream.go`)
 
 
 class JWTRejected(Exception):
     """The call's JWT is missing or invalid.
 
     `reason`: `missing_header`, `bad_scheme` (not "Bearer <jwt>"), `expired`, `missing_exp`, `bad_exp` (not a number),
-    `bad_algorithm`, `bad_signature`, `malformed`, `bad_acting_user_id` (not a string), `acting_user_mismatch`.
+    `exp_too_far` (valid for longer than the plugin ever signs), `bad_algorithm`, `bad_signature`, `malformed`,
+    `bad_acting_user_id` (not a string), `acting_user_mismatch`.
     """
 
     def __init__(self, reason: str) -> None:
@@ -51,12 +54,17 @@ def verify_call_jwt(header_value: str | None, secret: str, *, leeway: int = 10) 
     if isinstance(claims["exp"], bool) or not isinstance(claims["exp"], int | float):
         # PyJWT takes "9999999999" for a number; RFC 7519 (and the plugin) say a NumericDate.
         raise JWTRejected("bad_exp")
+    if claims["exp"] > time.time() + PLUGIN_TOKEN_LIFETIME + leeway:
+        # A token valid for longer than the plugin signs was not signed by the plugin for this call: someone holding
+        # the secret minted a long-lived one.
+        raise JWTRejected("exp_too_far")
     if not isinstance(claims.get("acting_user_id", ""), str):
         raise JWTRejected("bad_acting_user_id")
     return claims
 
 
 def check_acting_user(claims: dict[str, Any], acting_user_id: str) -> None:
-    """When the call expands `acting_user`, the plugin puts that user's id in the JWT: they must agree."""
-    if acting_user_id and claims.get("acting_user_id", "") != acting_user_id:
+    """When the call expands `acting_user`, the plugin puts that user's id in the JWT, and only then: they must agree,
+    both ways (a JWT that names a user signs a call for that user, not a call with no acting user)."""
+    if claims.get("acting_user_id", "") != acting_user_id:
         raise JWTRejected("acting_user_mismatch")

@@ -18,6 +18,7 @@ class Google(OAuth2Provider):
     token_url = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
     revoke_url = "https://oauth2.googleapis.com/revoke"
     userinfo_url = "https://openidconnect.googleapis.com/v1/userinfo"
+    issuer = "https://accounts.google.com"
     # Reading events needs only read-only calendar access.
     scopes = ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
     # Google returns a refresh token only with access_type=offline, and again on a later connect only with

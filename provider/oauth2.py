@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+import jwt
 import requests
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
+
+from mattermost_apps.http import AppSession
 
 from .errors import ProviderError
 
@@ -45,6 +48,7 @@ class TokenGrant:
     expires_at: float | None
     scope: str
     token_type: str
+    id_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,17 @@ class OAuth2Provider:
     # How users read the provider's name, and the slash command named after it (`/<command>`).
     name = "OAuth2"
     command = "oauth2"
-    # Defaults of the OAUTH2_* settings. An empty revoke_url: the provider offers no revocation endpoint.
+    # Defaults of the OAUTH2_* settings. An empty revoke_url: the provider offers no revocation endpoint. An empty
+    # issuer: ID tokens are not read, and the identity always comes from userinfo.
     authorize_url = ""
     token_url = ""
     revoke_url = ""
     userinfo_url = ""
+    issuer = ""
     scopes: tuple[str, ...] = ()
+    # Whether a refresh answer carries a new refresh token and spends the old one (Okta, Auth0, Keycloak can; Google
+    # does not). When it does, a refresh first re-reads the stored record inside the refresh lock.
+    rotates_refresh_tokens = False
     # Extra query parameters of the authorization URL.
     authorization_params: Mapping[str, str] = MappingProxyType({})
     # Where an admin registers the app as an OAuth2 client, and where a user removes its access by hand.
@@ -80,11 +89,15 @@ class OAuth2Provider:
         scopes: Sequence[str],
         session: requests.Session,
         timeout: float,
+        issuer: str = "",
+        rotates_refresh_tokens: bool = False,
     ) -> None:
         self.authorize_url = authorize_url
         self.token_url = token_url
         self.revoke_url = revoke_url
         self.userinfo_url = userinfo_url
+        self.issuer = issuer
+        self.rotates_refresh_tokens = rotates_refresh_tokens
         self.scopes = tuple(scopes)
         self._session = session
         self._timeout = timeout
@@ -147,20 +160,34 @@ class OAuth2Provider:
             return "unconfirmed"
         return "revoked"
 
-    def identity(self, access_token: str) -> Identity:
-        """Who the user is at the provider: OpenID Connect userinfo (`sub`, or `id`; `email`; `name`)."""
-        info = self.get_json(self.userinfo_url, access_token, operation="read_identity")
-        sub = info.get("sub") or info.get("id")
-        if not isinstance(sub, str | int) or sub == "":
-            raise ProviderError("bad_response", "read_identity", "no sub")
-        email = info.get("email")
-        name = info.get("name")
-        # Display-only fields, bounded so the encrypted record stays under Mattermost's 8 KiB limit.
-        return Identity(
-            sub=str(sub),
-            email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
-            name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
-        )
+    def identity(self, grant: TokenGrant, *, client_id: str) -> Identity:
+        """Who the user is at the provider. From the ID token the token endpoint just sent, when there is one: it came
+        over TLS straight from the provider, which OpenID Connect Core 3.1.3.7 accepts in place of checking its
+        signature, so `iss`, `aud` and `exp` are what is left to check. Otherwise (or if they fail), from userinfo."""
+        if grant.id_token and self.issuer:
+            try:
+                claims = jwt.decode(
+                    grant.id_token,
+                    # With the signature unchecked PyJWT checks no claim unless told: these three are the check.
+                    options={
+                        "verify_signature": False,
+                        "verify_iss": True,
+                        "verify_aud": True,
+                        "verify_exp": True,
+                        "require": ["iss", "aud", "exp", "sub"],
+                    },
+                    audience=client_id,
+                    issuer=self.issuer,
+                )
+            except jwt.PyJWTError as exc:
+                log.warning("the ID token was not usable (%s): reading userinfo instead", type(exc).__name__)
+            else:
+                return _identity_from(claims, "id_token")
+        return self.userinfo(grant.access_token)
+
+    def userinfo(self, access_token: str) -> Identity:
+        """OpenID Connect userinfo (`sub`, or `id`; `email`; `name`)."""
+        return _identity_from(self.get_json(self.userinfo_url, access_token, operation="read_identity"), "userinfo")
 
     # -- APIs ---------------------------------------------------------------------------------------
 
@@ -196,7 +223,7 @@ class OAuth2Provider:
     # -- internals ----------------------------------------------------------------------------------
 
     def _oauth_session(self, client_id: str, **kwargs: Any) -> OAuth2Session:
-        oauth = OAuth2Session(client_id, **kwargs)
+        oauth = _TokenSession(client_id, **kwargs)
         for prefix, adapter in self._session.adapters.items():
             oauth.mount(prefix, adapter)
         oauth.headers.update(self._session.headers)
@@ -220,6 +247,25 @@ class OAuth2Provider:
         except ValueError as exc:  # oauthlib: not JSON, or no access_token
             raise ProviderError("bad_response", operation, type(exc).__name__) from None
         return dict(token)
+
+
+class _TokenSession(OAuth2Session, AppSession):
+    """requests-oauthlib's session under the app session's rules: the call's deadline, no redirects, no cookies,
+    the environment read once."""
+
+
+def _identity_from(info: dict[str, Any], source: str) -> Identity:
+    sub = info.get("sub") or info.get("id")
+    if not isinstance(sub, str | int) or sub == "":
+        raise ProviderError("bad_response", "read_identity", f"no sub in the {source}")
+    email = info.get("email")
+    name = info.get("name")
+    # Display-only fields, bounded so the encrypted record stays under Mattermost's 8 KiB limit.
+    return Identity(
+        sub=str(sub),
+        email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
+        name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
+    )
 
 
 def _raise_on_server_error(response: requests.Response) -> requests.Response:
@@ -249,6 +295,7 @@ def _grant_from(token: dict[str, Any], *, previous_refresh_token: str | None) ->
         expires_at=float(expires_at) if expires_at is not None else None,
         scope=str(scope),
         token_type=str(token.get("token_type") or "Bearer"),
+        id_token=token["id_token"] if isinstance(token.get("id_token"), str) else None,
     )
 
 

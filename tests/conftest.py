@@ -139,6 +139,7 @@ class FakePlugin:
     def call(self, path: str, expand: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
         body = self.request(path, expand, **kwargs)
         response = self.client.post(path, data=json.dumps(body), headers=call_headers(self.installed, body))
+        response.close()  # as a server does once the answer is sent: what runs after the response runs now
         assert response.status_code == 200, response.data
         result = response.get_json()
         assert isinstance(result, dict) and result.get("type") in ("ok", "error", "form", "navigate"), result

@@ -1,6 +1,18 @@
-"""The connected user's token: its encrypted record in Mattermost, and refresh when stale."""
+"""The connected user's token: its encrypted record in Mattermost, refreshed when stale under a refresh lock."""
 
-from .record import TokenCipher, TokenRecord, UnreadableRecord
+from .locks import HostLock, LockUnavailable, RedisLock, RefreshLock
+from .record import RecordOfAnotherUser, TokenCipher, TokenRecord, UnreadableRecord
 from .service import TokenUnavailable, UserTokens
 
-__all__ = ["TokenCipher", "TokenRecord", "TokenUnavailable", "UnreadableRecord", "UserTokens"]
+__all__ = [
+    "HostLock",
+    "LockUnavailable",
+    "RecordOfAnotherUser",
+    "RedisLock",
+    "RefreshLock",
+    "TokenCipher",
+    "TokenRecord",
+    "TokenUnavailable",
+    "UnreadableRecord",
+    "UserTokens",
+]

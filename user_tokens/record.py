@@ -1,8 +1,10 @@
 """The record the app keeps for each connected user, and its encrypted form in Mattermost.
 
 Stored through `POST /oauth2/user` as `{"v": 1, "fernet": "<ciphertext>"}`. The plaintext holds what a
-refresh needs and who the user is at the provider; never the client secret (it comes with each call
-from `context.oauth2`), never the id_token (not needed, and large).
+refresh needs, who the user is at the provider, and the Mattermost user it belongs to (`user_id`: a record copied
+into another user's slot opens as no record); never the client secret (it comes with each call from
+`context.oauth2`), never the id_token (not needed, and large). A record sealed before `user_id` was added is read
+as the record of whoever it is stored for, and bound at its next write.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ RECORD_VERSION = 1
 
 class UnreadableRecord(Exception):
     """The stored record cannot be decrypted or parsed (another key, or not ours): treat as not connected."""
+
+
+class RecordOfAnotherUser(UnreadableRecord):
+    """The stored record opens, but is bound to another Mattermost user: treat as no record at all."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,21 @@ class TokenCipher:
             raise ValueError("TokenCipher needs at least one key")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
 
-    def seal(self, record: TokenRecord) -> dict[str, Any]:
+    def seal(self, record: TokenRecord, *, user_id: str) -> dict[str, Any]:
+        """The stored form of `record`, bound to the Mattermost user `user_id`."""
         # UTF-8 rather than \u escapes: a non-ASCII name costs 2-4 bytes a character, not 6-12, under the 8 KiB limit.
         # `surrogatepass` keeps a lone surrogate from the provider's JSON sealable; json.loads reads it back.
-        plaintext = json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        data = {"user_id": user_id, **record.to_json()}
+        plaintext = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
         return {"v": RECORD_VERSION, "fernet": self._fernet.encrypt(plaintext).decode("ascii")}
 
-    def open(self, stored: Any) -> TokenRecord:
+    @staticmethod
+    def is_sealed(stored: Any) -> bool:
+        """Whether `stored` has the shape of a record this app seals (without decrypting it)."""
+        return _ciphertext(stored) is not None
+
+    def open(self, stored: Any, *, user_id: str) -> TokenRecord:
+        """The record in `stored`, if it is the record of the Mattermost user `user_id`."""
         ciphertext = _ciphertext(stored)
         if ciphertext is None:
             raise UnreadableRecord("the stored record is not an encrypted record of this app")
@@ -106,6 +120,8 @@ class TokenCipher:
             data = json.loads(plaintext)
         except ValueError:
             raise UnreadableRecord("the decrypted record is not JSON") from None
+        if isinstance(data, dict) and data.get("user_id", user_id) != user_id:
+            raise RecordOfAnotherUser("the record is bound to another Mattermost user")
         return TokenRecord.from_json(data)
 
 

@@ -1,35 +1,43 @@
 """The user's token, from the call's context to a usable access token, and back to Mattermost.
 
-The record arrives in `context.oauth2.user` (expand `oauth2_user: all`), so reading it costs no round
-trip. A stale access token is refreshed (once, with a margin) and the refreshed record is stored back
-with the acting user's token; a grant the provider no longer honours clears the record.
+The record arrives in `context.oauth2.user` (expand `oauth2_user: all`), so reading it costs no round trip. A token
+about to expire is refreshed under the refresh lock, and the refreshed record is stored back (retried: it is a whole
+overwrite) while the API call that needed it runs. A provider that rotates refresh tokens gets one more round trip:
+inside the lock, the stored record is read again, so a refresh token another worker has traded in is never sent.
+Nothing is cleared on a transient fault: only a refresh token the provider refuses, and that is still the one stored.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextvars
 import logging
-import threading
-import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
-from mattermost_apps import AppsClient, CallRequest
+from mattermost_apps import AppsClient, CallRequest, MattermostError
+from mattermost_apps.http import time_left
 from provider import OAuth2Provider, ProviderError
 
-from .record import TokenCipher, TokenRecord, UnreadableRecord
+from .locks import LockUnavailable, RefreshLock
+from .record import RecordOfAnotherUser, TokenCipher, TokenRecord, UnreadableRecord
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 REFRESH_MARGIN_SECONDS = 60.0
-_ROTATION_MEMORY_SECONDS = 120.0
+STORE_ATTEMPTS = 3
+LOCK_WAIT_SECONDS = 20.0  # outside a call's deadline
+_STORE_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store-refreshed-record")
 
 
 class TokenUnavailable(Exception):
     """The call cannot get a usable token.
 
-    `reason`: `not_connected` (nothing stored), `unreadable` (a record the app's keys cannot open), `no_refresh_token`
-    (expired, and nothing to refresh it with), `grant_ended` (the provider refused the refresh token: revoked or
-    expired), `not_configured` (no OAuth2 client to refresh with).
+    `reason`: `not_connected` (nothing stored, or a record of another user), `unreadable` (a record the app's keys
+    cannot open), `no_refresh_token` (expired, and nothing to refresh it with), `grant_ended` (the provider refused
+    the refresh token: revoked or expired), `not_configured` (no OAuth2 client to refresh with), `refresh_busy` (another
+    refresh of this user's token did not end in time), `refresh_unavailable` (the refresh lock cannot be reached).
     """
 
     def __init__(self, reason: str) -> None:
@@ -44,48 +52,57 @@ class UserTokens:
         provider: OAuth2Provider,
         cipher: TokenCipher,
         client_for: Callable[[CallRequest], AppsClient],
+        lock: RefreshLock,
         refresh_margin: float = REFRESH_MARGIN_SECONDS,
     ) -> None:
         self._provider = provider
         self._cipher = cipher
         self._client_for = client_for
+        self._lock = lock
         self._margin = refresh_margin
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-        # sha256(refresh token) -> when this process traded it in. A call whose context still carries a
-        # traded-in refresh token re-reads the stored record instead of replaying it: a provider that
-        # rotates refresh tokens revokes the whole grant on a replay. Hashes only, never tokens.
-        self._traded_in: dict[str, float] = {}
 
     # -- reading and writing ------------------------------------------------------------------------
 
     def load(self, call: CallRequest) -> TokenRecord | None:
-        """The record in the call's context; None when the user never connected or disconnected.
-
-        Raises UnreadableRecord when a record is there but cannot be decrypted.
-        """
+        """The record in the call's context; None when the user never connected, disconnected, or the slot holds
+        another user's record. Raises UnreadableRecord when a record is there but cannot be decrypted."""
         oauth2 = call.context.oauth2
-        if not oauth2.has_user:
-            return None
-        return self._cipher.open(oauth2.user)
+        return self._open(oauth2.user, call) if oauth2.has_user else None
 
     def is_connected(self, call: CallRequest) -> bool:
-        """`load(call) is not None`, an unreadable record counting as not connected."""
-        try:
-            return self.load(call) is not None
-        except UnreadableRecord:
-            return False
+        """Whether a record of this app's shape is stored: enough to draw the commands, with no decryption. The
+        command that uses it finds out if it cannot be read."""
+        return call.context.oauth2.has_user and self._cipher.is_sealed(call.context.oauth2.user)
 
     def save(self, call: CallRequest, record: TokenRecord) -> None:
-        self._client_for(call).store_oauth2_user(self._cipher.seal(record))
+        self._client_for(call).store_oauth2_user(self._cipher.seal(record, user_id=call.context.acting_user_id))
 
     def clear(self, call: CallRequest) -> None:
         self._client_for(call).store_oauth2_user(None)
 
-    # -- a usable token -----------------------------------------------------------------------------
+    def stored(self, call: CallRequest) -> TokenRecord | None:
+        """The record Mattermost holds now (one round trip): it may be newer than the call's context."""
+        stored = self._client_for(call).get_oauth2_user()
+        return self._open(stored, call) if stored is not None else None
 
-    def usable(self, call: CallRequest) -> TokenRecord:
-        """The user's record with an access token that is not about to expire."""
+    # -- using the token ------------------------------------------------------------------------------
+
+    def use(self, call: CallRequest, use: Callable[[TokenRecord], T]) -> T:
+        """`use(record)` with a record whose access token is not about to expire. If the API refuses an unexpired
+        token anyway (revoked at the provider, or expired early), refresh once and try again."""
+        record = self._loaded(call)
+        if record.is_stale(margin=self._margin):
+            if not record.refresh_token and not record.is_stale(margin=0):
+                return use(record)  # nothing to refresh it with, but good for a few seconds more
+            return self._refreshed(call, record, use)
+        try:
+            return use(record)
+        except ProviderError as exc:
+            if exc.reason != "unauthorized":
+                raise
+        return self._refreshed(call, record, use)
+
+    def _loaded(self, call: CallRequest) -> TokenRecord:
         try:
             record = self.load(call)
         except UnreadableRecord as exc:
@@ -93,82 +110,98 @@ class UserTokens:
             raise TokenUnavailable("unreadable") from None
         if record is None:
             raise TokenUnavailable("not_connected")
-        if record.is_stale(margin=self._margin):
-            record = self.refresh(call, record)
         return record
 
-    def refresh(self, call: CallRequest, record: TokenRecord) -> TokenRecord:
-        """Trade the refresh token for a new access token and store the result."""
+    def _refreshed(self, call: CallRequest, record: TokenRecord, use: Callable[[TokenRecord], T]) -> T:
         user_id = call.context.acting_user_id
-        if not record.refresh_token:
-            self._clear_quietly(call)
-            raise TokenUnavailable("no_refresh_token")
         oauth2 = call.context.oauth2
+        if not record.refresh_token:
+            self._clear_if_still(call, record)  # an expired token, and nothing to renew it with
+            raise TokenUnavailable("no_refresh_token")
         if not oauth2.is_configured:
             raise TokenUnavailable("not_configured")
-        lock = self._lock_for(user_id)
-        waited = not lock.acquire(blocking=False)
-        if waited:
-            lock.acquire()
+        left = time_left()
         try:
-            if waited or self._was_traded_in(record.refresh_token):
-                latest = self._latest_stored(call)
-                if latest is not None and latest.refresh_token != record.refresh_token:
-                    if not latest.is_stale(margin=self._margin):
-                        return latest
+            with self._lock.hold(user_id, timeout=LOCK_WAIT_SECONDS if left is None else max(left, 0.0)):
+                if self._provider.rotates_refresh_tokens:
+                    latest = self._latest(call, record)
+                    if latest.refresh_token != record.refresh_token and not latest.is_stale(margin=self._margin):
+                        return use(latest)  # another worker refreshed while this call waited
                     record = latest
-            try:
-                grant = self._provider.refresh(
-                    client_id=oauth2.client_id, client_secret=oauth2.client_secret, refresh_token=record.refresh_token or ""
-                )
-            except ProviderError as exc:
-                if exc.reason == "invalid_grant":
-                    log.info("user %s: refresh token no longer valid; clearing the record", user_id)
-                    self._clear_quietly(call)
-                    raise TokenUnavailable("grant_ended") from None
-                raise
-            self._remember_traded_in(record.refresh_token or "")
-            refreshed = record.with_grant(grant)
-            try:
-                self.save(call, refreshed)
-            except Exception as exc:  # noqa: BLE001 - the user still gets this answer; the next call refreshes again
-                log.warning("user %s: could not store the refreshed token: %s", user_id, exc)
-            return refreshed
-        finally:
-            lock.release()
+                refreshed = self._refresh(call, record)
+                store = _STORE_POOL.submit(contextvars.copy_context().run, self._store_refreshed, call, refreshed)
+                try:
+                    return use(refreshed)  # while the refreshed record is being stored
+                finally:
+                    _wait(store, user_id)
+        except LockUnavailable as exc:
+            log.warning("user %s: refresh lock %s", user_id, exc.reason)
+            raise TokenUnavailable("refresh_busy" if exc.reason == "busy" else "refresh_unavailable") from None
 
-    # -- internals ----------------------------------------------------------------------------------
-
-    def _latest_stored(self, call: CallRequest) -> TokenRecord | None:
+    def _latest(self, call: CallRequest, record: TokenRecord) -> TokenRecord:
+        """The stored record, re-read; `record` if it cannot be read now (then the refresh may fail, never replay)."""
         try:
-            stored = self._client_for(call).get_oauth2_user()
-            return self._cipher.open(stored) if stored is not None else None
-        except Exception as exc:  # noqa: BLE001 - best effort: fall back to refreshing what we have
-            log.info("could not re-read the stored record: %s", type(exc).__name__)
+            latest = self.stored(call)
+        except (MattermostError, UnreadableRecord) as exc:
+            log.info("user %s: could not re-read the stored record: %s", call.context.acting_user_id, exc)
+            return record
+        if latest is None or not latest.refresh_token:
+            raise TokenUnavailable("not_connected")  # disconnected (or reconnected elsewhere) while this call waited
+        return latest
+
+    def _refresh(self, call: CallRequest, record: TokenRecord) -> TokenRecord:
+        oauth2 = call.context.oauth2
+        try:
+            grant = self._provider.refresh(
+                client_id=oauth2.client_id, client_secret=oauth2.client_secret, refresh_token=record.refresh_token or ""
+            )
+        except ProviderError as exc:
+            if exc.reason == "invalid_grant":
+                self._clear_if_still(call, record)
+                raise TokenUnavailable("grant_ended") from None
+            raise
+        if grant.refresh_token != record.refresh_token and not self._provider.rotates_refresh_tokens:
+            # Told it does not rotate, but it does: from now on this process re-reads before a refresh.
+            log.warning(
+                "the provider rotated a refresh token: set OAUTH2_ROTATES_REFRESH_TOKENS=true, "
+                "or concurrent refreshes can lose a grant"
+            )
+            self._provider.rotates_refresh_tokens = True
+        return record.with_grant(grant)
+
+    def _store_refreshed(self, call: CallRequest, record: TokenRecord) -> None:
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                self.save(call, record)
+                return
+            except MattermostError as exc:
+                left = time_left()
+                if exc.reason not in ("unreachable", "failed") or attempt == STORE_ATTEMPTS or (left is not None and left <= 0):
+                    raise
+
+    def _clear_if_still(self, call: CallRequest, dead: TokenRecord) -> None:
+        """Clear the record of a dead grant, unless Mattermost now holds another one (a reconnect, a refresh elsewhere)."""
+        user_id = call.context.acting_user_id
+        try:
+            stored = self.stored(call)
+            if stored is not None and stored.access_token != dead.access_token:
+                log.info("user %s: the grant of this call's record has ended, but a newer record is stored: kept", user_id)
+                return
+            log.info("user %s: the grant has ended; clearing the record", user_id)
+            self.clear(call)
+        except (MattermostError, UnreadableRecord) as exc:  # the user is told to reconnect either way
+            log.warning("user %s: could not clear the record: %s", user_id, exc)
+
+    def _open(self, stored: object, call: CallRequest) -> TokenRecord | None:
+        try:
+            return self._cipher.open(stored, user_id=call.context.acting_user_id)
+        except RecordOfAnotherUser:
+            log.warning("user %s: the stored record belongs to another user: ignored", call.context.acting_user_id)
             return None
 
-    def _clear_quietly(self, call: CallRequest) -> None:
-        try:
-            self.clear(call)
-        except Exception as exc:  # noqa: BLE001 - the user is told to reconnect either way
-            log.warning("user %s: could not clear the record: %s", call.context.acting_user_id, exc)
 
-    def _lock_for(self, user_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(user_id, threading.Lock())
-
-    def _was_traded_in(self, refresh_token: str | None) -> bool:
-        if not refresh_token:
-            return False
-        return _digest(refresh_token) in self._traded_in
-
-    def _remember_traded_in(self, refresh_token: str) -> None:
-        now = time.monotonic()
-        with self._locks_guard:
-            for key in [k for k, at in self._traded_in.items() if now - at > _ROTATION_MEMORY_SECONDS]:
-                del self._traded_in[key]
-            self._traded_in[_digest(refresh_token)] = now
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _wait(store: Future[None], user_id: str) -> None:
+    try:
+        store.result(timeout=time_left())
+    except Exception as exc:  # noqa: BLE001 - the user still gets the answer; the next call refreshes again
+        log.warning("user %s: could not store the refreshed token: %s", user_id, exc)

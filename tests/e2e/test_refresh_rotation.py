@@ -87,6 +87,7 @@ def rotating(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             encryption_key=stack.encryption_key,
         )
         env["OAUTH2_TOKEN_URL"] = proxy.url + "/token"
+        env["OAUTH2_ROTATES_REFRESH_TOKENS"] = "true"
         processes.append(start_app(app_port, env=env, log_dir=log_dir, name="app-rotating"))
         RUNNING.extend(processes)
         processes[0].wait_until_up("/.well-known/openid-configuration")

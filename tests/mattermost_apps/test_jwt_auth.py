@@ -14,7 +14,7 @@ from mattermost_apps import JWTRejected, verify_call_jwt
 from mattermost_apps.jwt_auth import check_acting_user
 from mattermost_apps.testing import sign_jwt
 
-SECRET = "a-secret-of-at-least-32-bytes-0123456789"
+SECRET = "a-secret-of-at-least-64-bytes-so-that-hs512-is-not-weak-either-0123456789"
 USER_ID = "a1icea1icea1icea1icea1icea"
 
 
@@ -47,15 +47,17 @@ def test_the_scheme_is_case_insensitive():
         ("Token " + "x", "bad_scheme"),
         ("Bearer ", "bad_scheme"),
         ("Bearer not.a.jwt", "malformed"),
-        ("Bearer " + f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'exp': 9999999999})}.", "bad_algorithm"),
-        ("Bearer " + hs({"exp": 9999999999}, algorithm="HS512"), "bad_algorithm"),
-        ("Bearer " + hs({"exp": 9999999999}, secret="another-secret-of-at-least-32-bytes-xx"), "bad_signature"),
+        ("Bearer " + f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'exp': in_15_minutes()})}.", "bad_algorithm"),
+        ("Bearer " + hs({"exp": in_15_minutes()}, algorithm="HS512"), "bad_algorithm"),
+        ("Bearer " + hs({"exp": in_15_minutes()}, secret="another-secret-of-at-least-32-bytes-xx"), "bad_signature"),
         ("Bearer " + hs({"acting_user_id": USER_ID}), "missing_exp"),
         ("Bearer " + hs({"exp": int(time.time()) - 3600}), "expired"),
         ("Bearer " + hs({"exp": "9999999999"}), "bad_exp"),
         ("Bearer " + hs({"exp": True}), "expired"),
-        ("Bearer " + hs({"exp": 9999999999, "acting_user_id": 5}), "bad_acting_user_id"),
-        ("Bearer " + hs({"exp": 9999999999, "nbf": 9999999999}), "malformed"),
+        ("Bearer " + hs({"exp": in_15_minutes(), "acting_user_id": 5}), "bad_acting_user_id"),
+        ("Bearer " + hs({"exp": in_15_minutes(), "nbf": 9999999999}), "malformed"),
+        ("Bearer " + hs({"exp": 253402300799}), "exp_too_far"),
+        ("Bearer " + hs({"exp": int(time.time()) + 15 * 60 + 60}), "exp_too_far"),
     ],
     ids=[
         "no header",
@@ -72,6 +74,8 @@ def test_the_scheme_is_case_insensitive():
         "exp as a boolean",
         "acting_user_id not a string",
         "not yet valid",
+        "exp in the year 9999",
+        "a minute longer than the plugin signs",
     ],
 )
 def test_each_refusal_has_its_reason(header, reason):
@@ -98,9 +102,10 @@ def test_the_leeway_is_bounded():
         ({"exp": 1, "acting_user_id": USER_ID}, USER_ID, False),
         ({"exp": 1, "acting_user_id": USER_ID}, "b0bb0bb0bb0bb0bb0bb0bb0bb0", True),
         ({"exp": 1}, USER_ID, True),
+        ({"exp": 1, "acting_user_id": USER_ID}, "", True),
         ({"exp": 1}, "", False),
     ],
-    ids=["same user", "another user", "a body user the JWT does not name", "no acting user"],
+    ids=["same user", "another user", "a body user the JWT does not name", "a JWT user with no body user", "no acting user"],
 )
 def test_the_acting_user_must_match_the_jwt(claims, acting_user_id, refused):
     if refused:
@@ -108,3 +113,7 @@ def test_the_acting_user_must_match_the_jwt(claims, acting_user_id, refused):
             check_acting_user(claims, acting_user_id)
     else:
         check_acting_user(claims, acting_user_id)
+
+
+def test_the_plugins_own_lifetime_is_accepted_at_the_edge_of_the_leeway():
+    assert verify_call_jwt("Bearer " + hs({"exp": int(time.time()) + 15 * 60 + 5}), SECRET, leeway=10)

@@ -326,9 +326,12 @@ def a_record(
     )
 
 
-def seal(record: TokenRecord, *keys: str) -> dict[str, Any]:
-    return TokenCipher(keys).seal(record)
+ALICE_ID = "a1icea1icea1icea1icea1icea"
 
 
-def unseal(stored: bytes | dict[str, Any], *keys: str) -> TokenRecord:
-    return TokenCipher(keys).open(json.loads(stored) if isinstance(stored, bytes) else stored)
+def seal(record: TokenRecord, *keys: str, user_id: str = ALICE_ID) -> dict[str, Any]:
+    return TokenCipher(keys).seal(record, user_id=user_id)
+
+
+def unseal(stored: bytes | dict[str, Any], *keys: str, user_id: str = ALICE_ID) -> TokenRecord:
+    return TokenCipher(keys).open(json.loads(stored) if isinstance(stored, bytes) else stored, user_id=user_id)

@@ -229,7 +229,7 @@ def test_a_handler_that_raises_still_answers_200_with_one_sentence(app, plugin, 
     def boom(*args, **kwargs):
         raise RuntimeError("ya29.secret-in-an-exception <html>")
 
-    monkeypatch.setattr(services.tokens, "usable", boom)
+    monkeypatch.setattr(services.tokens, "use", boom)
     plugin.configure()
     plugin.store_user_record(ALICE, seal(a_record(), "x" * 43 + "="))
     body = plugin.request("/commands/info", TOKEN_USE_EXPAND)
@@ -252,10 +252,10 @@ def test_client_credentials_http_headers_cannot_carry(plugin, requests_mock, unh
     requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "p"})
     plugin.configure(client_id="😀.apps.googleusercontent.com", client_secret="GOCSPX-😀")
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=-5)))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=-5), user_id=ALICE.id))
 
     assert plugin.call("/commands/info", TOKEN_USE_EXPAND)["type"] in ("ok", "error")
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record()))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(), user_id=ALICE.id))
     answer = plugin.call("/commands/disconnect", TOKEN_USE_EXPAND)
     assert answer["type"] == "ok" and "did not confirm the revocation" in answer["text"]
     answer = plugin.call(
@@ -302,7 +302,7 @@ def test_any_time_zone_in_the_acting_user_is_survived(plugin, requests_mock, unh
     )
     plugin.configure()
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record()))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(), user_id=ALICE.id))
     body = plugin.request("/commands/events", TOKEN_USE_EXPAND)
     body["context"]["acting_user"]["timezone"] = {"useAutomaticTimezone": "true", "automaticTimezone": zone}
     answer = post_raw(plugin.client, "/commands/events", json.dumps(body).encode())

@@ -64,11 +64,12 @@ def one_warning(caplog: pytest.LogCaptureFixture, *reasons: str) -> logging.LogR
 
 def stored_record(plugin: FakePlugin) -> None:
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record()))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(), user_id=ALICE.id))
 
 
 def mock_mattermost(requests_mock, *, user_status: int = 200, user_text: str = ""):
     stored = requests_mock.post(APPS_API + "/oauth2/user", status_code=user_status, text=user_text)
+    requests_mock.get(APPS_API + "/oauth2/user", text="")  # read back after a store whose outcome is unknown: nothing
     dm = requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "p"})
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "dm"})
     return stored, dm
@@ -127,7 +128,7 @@ def test_the_api_fails_when_using_the_token(plugin, requests_mock, caplog, fault
 def test_the_refresh_fails_and_the_stored_record_is_untouched(plugin, requests_mock, caplog, fault, reason):
     plugin.configure()
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=-5)))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=-5), user_id=ALICE.id))
     refresh = requests_mock.post(TOKEN_URL, **fault)
     stored, _ = mock_mattermost(requests_mock)
     answer = plugin.call("/commands/info", TOKEN_USE_EXPAND)
@@ -217,7 +218,9 @@ def loopback_plugin(installed, provider: StubServer, mattermost: StubServer, **o
 def connected(plugin: FakePlugin, provider: RotatingProvider, **record) -> None:
     access, refresh = provider.new_grant()
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(access_token=access, refresh_token=refresh, **record)))
+    plugin.store_user_record(
+        ALICE, services.tokens._cipher.seal(a_record(access_token=access, refresh_token=refresh, **record), user_id=ALICE.id)
+    )
 
 
 def test_a_calendar_get_is_retried_on_503_with_backoff_and_succeeds(installed, stubs):

@@ -216,8 +216,8 @@ class Harness:
         cipher = self.app.extensions["services"].tokens._cipher
         self.records = [
             None,
-            cipher.seal(a_record()),
-            cipher.seal(a_record(expires_in=-30)),
+            cipher.seal(a_record(), user_id=ALICE.id),
+            cipher.seal(a_record(expires_in=-30), user_id=ALICE.id),
             seal(a_record(), "A" * 43 + "="),
             {"v": 1, "fernet": "junk"},
             {},

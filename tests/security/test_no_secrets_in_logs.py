@@ -93,9 +93,9 @@ class Flow:
 
     def expire_token(self) -> None:
         cipher = self.app.extensions["services"].tokens._cipher
-        record = cipher.open(json.loads(self.mattermost.stored[ALICE.id]))
+        record = cipher.open(json.loads(self.mattermost.stored[ALICE.id]), user_id=ALICE.id)
         stale = a_record(access_token=record.access_token, refresh_token=record.refresh_token, expires_in=-10)
-        self.mattermost.stored[ALICE.id] = json.dumps(cipher.seal(stale)).encode()
+        self.mattermost.stored[ALICE.id] = json.dumps(cipher.seal(stale, user_id=ALICE.id)).encode()
 
     def secrets(self) -> list[str]:
         pkce_key = derived_keys(APP_SECRET).pkce_key

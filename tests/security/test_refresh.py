@@ -1,11 +1,13 @@
 """Refresh only when stale (with a margin), and never replay a refresh token that was traded in, also when
-two calls for the same user race: the stub provider rotates refresh tokens and revokes the whole grant on a replay
-(oidc-provider's behaviour with rotation on). The real oidc-provider version of the
-race is tests/e2e/test_refresh_rotation.py.
+two calls for the same user race, in one process or in two: the stub provider rotates refresh tokens and revokes the
+whole grant on a replay (oidc-provider's behaviour with rotation on). The refresh lock and the re-read of the stored
+record inside it are what prevent it; the controls below take each away. The same races with real gunicorn workers,
+replicas and oidc-provider are in tests/e2e/test_refresh_race.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -15,7 +17,7 @@ import pytest
 from app import create_app
 from mattermost_apps.testing import InstalledApp
 from tests.conftest import ALICE, TOKEN_URL, TOKEN_USE_EXPAND, USERINFO_URL, FakePlugin, make_settings
-from user_tokens import TokenRecord
+from user_tokens import HostLock, TokenRecord
 from user_tokens.service import REFRESH_MARGIN_SECONDS, UserTokens
 
 from .support import FakeMattermost, RotatingProvider, a_record, post_call, provider_settings_overrides
@@ -44,7 +46,7 @@ def test_the_margin_boundary():
 def test_refresh_only_when_stale(plugin, requests_mock, expires_in, refreshes):
     plugin.configure()
     services = plugin.client.application.extensions["services"]
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=expires_in)))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=expires_in), user_id=ALICE.id))
     token = requests_mock.post(TOKEN_URL, json={"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"})
     requests_mock.post("http://mattermost.test/plugins/com.mattermost.apps/api/v1/oauth2/user", text="")
     requests_mock.get(USERINFO_URL, json={"sub": "1", "email": "alice@gmail.com"})
@@ -67,7 +69,7 @@ class Rig:
         self.mattermost = mattermost
         installed.site_url = mattermost.url
         installed.oauth2_app = {"client_id": provider.client_id, "client_secret": provider.client_secret}
-        self.settings = make_settings(**provider_settings_overrides(provider.url))
+        self.settings = make_settings(**provider_settings_overrides(provider.url), oauth2_rotates_refresh_tokens=True)
 
     def instance(self) -> FakePlugin:
         return FakePlugin(create_app(self.settings).test_client(), self.installed)
@@ -76,7 +78,7 @@ class Rig:
         access, refresh = self.provider.new_grant()
         record = a_record(access_token=access, refresh_token=refresh, expires_in=expires_in)
         self.mattermost.stored[ALICE.id] = json.dumps(
-            plugin.client.application.extensions["services"].tokens._cipher.seal(record)
+            plugin.client.application.extensions["services"].tokens._cipher.seal(record, user_id=ALICE.id)
         ).encode()
         return record
 
@@ -86,7 +88,9 @@ class Rig:
         return plugin.request("/commands/info", TOKEN_USE_EXPAND)
 
     def stored_record(self, plugin: FakePlugin) -> TokenRecord:
-        return plugin.client.application.extensions["services"].tokens._cipher.open(json.loads(self.mattermost.stored[ALICE.id]))
+        return plugin.client.application.extensions["services"].tokens._cipher.open(
+            json.loads(self.mattermost.stored[ALICE.id]), user_id=ALICE.id
+        )
 
 
 @pytest.fixture
@@ -145,32 +149,47 @@ def test_a_later_call_carrying_the_traded_in_token_does_not_replay_it(rig):
     assert len(rig.provider.hits_for("POST", "/token")) == 1
 
 
-def test_without_the_lock_and_the_memory_the_race_revokes_the_grant(rig, monkeypatch):
-    """The control: the same race with the per-user lock and the traded-in memory disabled loses the grant, so the
-    test above fails without them."""
-    monkeypatch.setattr(UserTokens, "_lock_for", lambda self, user_id: threading.Lock())
-    monkeypatch.setattr(UserTokens, "_was_traded_in", lambda self, token: False)
-    plugin = rig.instance()
-    rig.connect(plugin, expires_in=-5)
-    first, second = rig.info_request(plugin), rig.info_request(plugin)
-    answers = race(
-        lambda: post_call(plugin.client.application.test_client(), rig.installed, first),
-        lambda: post_call(plugin.client.application.test_client(), rig.installed, second),
-    )
-    assert rig.provider.replays == 1 and rig.provider.live_grants == 0
-    assert any(a["type"] == "error" and "/google connect" in a["text"] for a in answers), answers
+def test_two_replicas_racing_for_one_user_both_succeed_without_a_replay(rig):
+    """Two instances of the app, as two replicas on one host: the refresh lock is the host's, not the process's."""
+    one, two = rig.instance(), rig.instance()
+    rig.connect(one, expires_in=-5)
+    first, second = rig.info_request(one), rig.info_request(two)
+    answers = race(lambda: post_call(one.client, rig.installed, first), lambda: post_call(two.client, rig.installed, second))
+    assert all(a is not None and a["type"] == "ok" for a in answers), answers
+    assert rig.provider.replays == 0 and rig.provider.live_grants == 1
+    assert len(rig.provider.hits_for("POST", "/token")) == 1
 
 
-def test_limit_two_replicas_racing_lose_the_grant_on_a_rotating_provider(rig):
-    """The lock is per process. Two replicas refreshing the same user at the same moment against a provider that
-    rotates refresh tokens (Google does not) replay one: the grant is revoked and the user must reconnect.
-    SECURITY.md states this limit; this test pins it so a future cross-replica lock can flip it."""
+def test_without_the_lock_the_race_revokes_the_grant(rig, monkeypatch):
+    """The control: the same race with the refresh lock taken away loses the grant, so the tests above fail without it."""
+    monkeypatch.setattr(HostLock, "hold", lambda self, key, *, timeout: contextlib.nullcontext())
     one, two = rig.instance(), rig.instance()
     rig.connect(one, expires_in=-5)
     first, second = rig.info_request(one), rig.info_request(two)
     answers = race(lambda: post_call(one.client, rig.installed, first), lambda: post_call(two.client, rig.installed, second))
     assert rig.provider.replays == 1 and rig.provider.live_grants == 0
     assert any(a["type"] == "error" and "/google connect" in a["text"] for a in answers), answers
+
+
+def test_without_the_re_read_a_late_call_replays_the_traded_in_token(rig, monkeypatch):
+    """The control of the late call: the lock alone does not help a call whose context is older than the store."""
+    plugin = rig.instance()
+    monkeypatch.setattr(UserTokens, "_latest", lambda self, call, record: record)
+    rig.connect(plugin, expires_in=-5)
+    first, late = rig.info_request(plugin), rig.info_request(plugin)
+    assert post_call(plugin.client, rig.installed, first)["type"] == "ok"
+    answer = post_call(plugin.client, rig.installed, late)
+    assert rig.provider.replays == 1 and answer["type"] == "error"
+
+
+def test_a_provider_that_does_not_rotate_costs_no_re_read(rig, monkeypatch):
+    """Google: no new refresh token on refresh, so nothing to re-read; a refresh is one round trip, then the store."""
+    plugin = rig.instance()
+    monkeypatch.setattr(plugin.client.application.extensions["services"].provider, "rotates_refresh_tokens", False)
+    rig.connect(plugin, expires_in=-5)
+    assert post_call(plugin.client, rig.installed, rig.info_request(plugin))["type"] == "ok"
+    assert rig.mattermost.hits_for("GET", "/plugins/com.mattermost.apps/api/v1/oauth2/user") == []
+    assert len(rig.mattermost.hits_for("POST", "/plugins/com.mattermost.apps/api/v1/oauth2/user")) == 1
 
 
 def test_a_revoked_grant_clears_the_record_and_says_reconnect(rig):
@@ -191,3 +210,16 @@ def test_the_refreshed_token_is_used_right_away(rig):
     userinfo = rig.provider.hits_for("GET", "/userinfo")
     assert len(userinfo) == 1 and userinfo[0].bearer == rig.stored_record(plugin).access_token != before.access_token
     assert time.monotonic() - started < 2
+
+
+def test_a_provider_said_not_to_rotate_that_does_is_treated_as_rotating_from_then_on(rig, monkeypatch, caplog):
+    """A misconfigured OAUTH2_ROTATES_REFRESH_TOKENS: the first rotation is seen, said, and acted on."""
+    plugin = rig.instance()
+    provider = plugin.client.application.extensions["services"].provider
+    monkeypatch.setattr(provider, "rotates_refresh_tokens", False)
+    rig.connect(plugin, expires_in=-5)
+    first, late = rig.info_request(plugin), rig.info_request(plugin)
+    assert post_call(plugin.client, rig.installed, first)["type"] == "ok"
+    assert provider.rotates_refresh_tokens is True and "OAUTH2_ROTATES_REFRESH_TOKENS=true" in caplog.text
+    assert post_call(plugin.client, rig.installed, late)["type"] == "ok"
+    assert rig.provider.replays == 0

@@ -58,7 +58,7 @@ def connect_user(plugin, cipher):
 
     def connect(user=ALICE, **record_fields: Any) -> TokenRecord:
         record = make_record(**record_fields)
-        plugin.store_user_record(user, cipher.seal(record))
+        plugin.store_user_record(user, cipher.seal(record, user_id=user.id))
         return record
 
     return connect
@@ -70,6 +70,7 @@ def mattermost(requests_mock):
 
     return SimpleNamespace(
         oauth2_user=requests_mock.post(OAUTH2_USER_URL, text=""),
+        stored_oauth2_user=requests_mock.get(OAUTH2_USER_URL, text=""),  # nothing stored, unless a test says otherwise
         oauth2_app=requests_mock.post(OAUTH2_APP_URL, text=""),
         dm_channel=requests_mock.post(DM_CHANNEL_URL, json={"id": "dmchannel0000000000000000a"}),
         posts=requests_mock.post(POSTS_URL, json={"id": "post00000000000000000000a"}),

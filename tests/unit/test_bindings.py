@@ -91,7 +91,6 @@ NOT_CONNECTED = labels_for(Viewer(is_admin=False, is_connected=False))
         # mattermost-app-zendesk stored {token: {}, role: ""} on disconnect, which still expands to a record
         pytest.param({"token": {}, "role": ""}, id="zendesk disconnect record"),
         pytest.param({"access_token": "ya29.plain", "token_type": "Bearer"}, id="unencrypted hello-oauth2 token"),
-        pytest.param({"v": 1, "fernet": "gAAAAAnot-a-real-token"}, id="garbage ciphertext"),
         pytest.param("a string", id="not an object"),
     ],
 )
@@ -101,11 +100,18 @@ def test_a_record_that_is_not_a_usable_token_shows_connect(plugin, bindings_expa
     assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == NOT_CONNECTED
 
 
-def test_a_record_sealed_with_another_key_shows_connect(plugin, bindings_expand):
+@pytest.mark.parametrize("key", ["another-app-secret-with-enough-bytes-0000", None], ids=["another key", "garbage"])
+def test_a_record_of_this_apps_shape_shows_the_connected_commands_without_decrypting(plugin, bindings_expand, key, monkeypatch):
+    # Drawing the commands reads the record's shape, not its content: the command that uses it says if it is unreadable.
     plugin.configure()
-    other = TokenCipher((derived_keys("another-app-secret-with-enough-bytes-0000").token_keys[0],))
-    plugin.store_user_record(ALICE, other.seal(make_record()))
-    assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == NOT_CONNECTED
+    stored = (
+        TokenCipher((derived_keys(key).token_keys[0],)).seal(make_record(), user_id=ALICE.id) if key else {"v": 1, "fernet": "x"}
+    )
+    plugin.store_user_record(ALICE, stored)
+    monkeypatch.setattr(TokenCipher, "open", lambda *a, **k: pytest.fail("the bindings decrypted the record"))
+    assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == labels_for(
+        Viewer(is_admin=False, is_connected=True)
+    )
 
 
 def test_an_expired_record_still_counts_as_connected(plugin, bindings_expand, connect_user):

@@ -86,7 +86,7 @@ def test_connect_with_an_unreadable_record_offers_a_plain_connect(configured):
 # -- disconnect ---------------------------------------------------------------------------------------
 
 
-def test_disconnect_revokes_the_refresh_token_then_stores_null(configured, connect_user, mattermost, requests_mock):
+def test_disconnect_stores_null_then_revokes_the_refresh_token(configured, connect_user, mattermost, requests_mock):
     connect_user(ALICE, refresh_token="1//to-revoke")
     revoke = requests_mock.post(REVOKE_URL, text="")
     result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
@@ -95,7 +95,8 @@ def test_disconnect_revokes_the_refresh_token_then_stores_null(configured, conne
     assert revoke.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
     assert mattermost.oauth2_user.last_request.body == b"null"
     assert mattermost.oauth2_user.last_request.headers["Authorization"] == f"Bearer {ALICE_TOKEN}"
-    assert urls(requests_mock) == [("POST", REVOKE_URL), ("POST", OAUTH2_USER_URL)]
+    # Cleared first: a clear that fails must leave a record whose grant is still alive.
+    assert urls(requests_mock) == [("POST", OAUTH2_USER_URL), ("POST", REVOKE_URL)]
 
 
 def test_disconnect_without_refresh_token_revokes_the_access_token(configured, connect_user, mattermost, requests_mock):
@@ -214,13 +215,16 @@ def test_stale_token_is_refreshed_and_the_new_record_stored_back(
     assert refresh.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.refreshed"
     (stored,) = stored_bodies(requests_mock)
-    record = cipher.open(stored)
+    record = cipher.open(stored, user_id=ALICE.id)
     assert record.access_token == "ya29.refreshed"
     assert record.refresh_token == "1//keep"  # Google's refresh answer has none: keep ours
     assert record.expires_at == pytest.approx(time.time() + 3599, abs=5)
     assert record.identity == GOOGLE_IDENTITY
     assert mattermost.oauth2_user.last_request.headers["Authorization"] == f"Bearer {ALICE_TOKEN}"
-    assert urls(requests_mock) == [("POST", TOKEN_URL), ("POST", OAUTH2_USER_URL), ("GET", USERINFO_URL)]
+    # The refresh first; then the API call and the store of the refreshed record, side by side.
+    first, *then = urls(requests_mock)
+    assert first == ("POST", TOKEN_URL)
+    assert sorted(then) == sorted([("POST", OAUTH2_USER_URL), ("GET", USERINFO_URL)])
 
 
 def test_a_rotated_refresh_token_is_stored(configured, connect_user, mattermost, requests_mock, cipher):
@@ -228,7 +232,7 @@ def test_a_rotated_refresh_token_is_stored(configured, connect_user, mattermost,
     requests_mock.post(TOKEN_URL, json={**REFRESHED, "refresh_token": "1//rotated"})
     requests_mock.get(USERINFO_URL, json=USERINFO)
     configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert cipher.open(stored_bodies(requests_mock)[0]).refresh_token == "1//rotated"
+    assert cipher.open(stored_bodies(requests_mock)[0], user_id=ALICE.id).refresh_token == "1//rotated"
 
 
 def test_a_failed_store_of_the_refreshed_record_still_answers(configured, connect_user, requests_mock):
@@ -269,7 +273,8 @@ def test_stale_token_without_refresh_token_clears_the_record(configured, connect
     connect_user(ALICE, refresh_token=None, expires_in=-1)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
     assert result["type"] == "error" and "run `/google connect` again" in result["text"]
-    assert urls(requests_mock) == [("POST", OAUTH2_USER_URL)]
+    # What Mattermost holds is read first: a record a reconnect has just stored must not be cleared.
+    assert urls(requests_mock) == [("GET", OAUTH2_USER_URL), ("POST", OAUTH2_USER_URL)]
     assert stored_bodies(requests_mock) == [None]
 
 
@@ -319,7 +324,7 @@ def test_api_401_with_an_unexpired_token_refreshes_once_and_retries(configured, 
         "Bearer ya29.revoked-early",
         "Bearer ya29.refreshed",
     ]
-    assert cipher.open(stored_bodies(requests_mock)[0]).access_token == "ya29.refreshed"
+    assert cipher.open(stored_bodies(requests_mock)[0], user_id=ALICE.id).access_token == "ya29.refreshed"
 
 
 def test_api_401_after_the_refresh_stops_after_one_retry(configured, connect_user, mattermost, requests_mock):

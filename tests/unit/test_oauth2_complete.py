@@ -4,15 +4,17 @@ with the acting user's token, confirm by DM; every failure stores nothing (handl
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs
 
+import jwt
 import pytest
 import requests
 
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
-from provider import pkce
+from provider import Identity, pkce
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
@@ -60,8 +62,9 @@ def google(requests_mock):
 
 
 @pytest.fixture
-def configured(plugin):
+def configured(plugin, requests_mock):
     plugin.configure()
+    requests_mock.get(OAUTH2_USER_URL, text="")  # what Mattermost holds for the user when asked: nothing yet
     return plugin
 
 
@@ -106,7 +109,7 @@ def test_stored_record_is_encrypted_and_holds_what_refresh_needs_and_the_identit
     assert set(stored) == {"v", "fernet"}
     for secret in (ACCESS_TOKEN, REFRESH_TOKEN, CLIENT_SECRET, "alice@gmail.com"):
         assert secret not in raw
-    record = cipher.open(stored)
+    record = cipher.open(stored, user_id=ALICE.id)
     assert record.access_token == ACCESS_TOKEN and record.refresh_token == REFRESH_TOKEN
     assert record.identity.sub == USERINFO["sub"] and record.identity.email == USERINFO["email"]
     assert record.scope == TOKEN_ANSWER["scope"]
@@ -115,7 +118,7 @@ def test_stored_record_is_encrypted_and_holds_what_refresh_needs_and_the_identit
 
 def test_stored_record_holds_no_client_secret_and_no_id_token(configured, google, mattermost, cipher):
     complete(configured)
-    plaintext = json.dumps(cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).to_json())
+    plaintext = json.dumps(cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).to_json())
     assert CLIENT_SECRET not in plaintext
     assert ID_TOKEN not in plaintext and "id_token" not in plaintext
 
@@ -165,7 +168,7 @@ def test_google_adding_or_renaming_scopes_is_tolerated(configured, requests_mock
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": granted_scope})
     requests_mock.get(USERINFO_URL, json=USERINFO)
     assert complete(configured, scope="email profile openid") == {"type": "ok"}
-    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).scope == granted_scope
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).scope == granted_scope
 
 
 def test_extra_redirect_parameters_are_ignored(configured, google, mattermost):
@@ -180,13 +183,13 @@ def test_a_grant_without_refresh_token_is_stored_anyway(configured, requests_moc
     requests_mock.post(TOKEN_URL, json=answer)
     requests_mock.get(USERINFO_URL, json=USERINFO)
     assert complete(configured) == {"type": "ok"}
-    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).refresh_token is None
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).refresh_token is None
 
 
 def test_reconnecting_replaces_the_previous_record(configured, google, mattermost, connect_user, cipher):
     connect_user(ALICE, access_token="ya29.old", refresh_token="1//old")
     assert complete(configured) == {"type": "ok"}
-    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body)).refresh_token == REFRESH_TOKEN
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).refresh_token == REFRESH_TOKEN
 
 
 # -- the DM is best effort ----------------------------------------------------------------------------
@@ -419,6 +422,16 @@ def test_store_failure_is_an_error_and_revokes_the_fresh_grant(configured, reque
     assert sent_to(requests_mock, DM_CHANNEL_URL) == []  # no "connected" DM for a failed connect
 
 
+@pytest.mark.parametrize("fault", [{"exc": requests.ReadTimeout}, {"status_code": 502}], ids=["timeout", "502"])
+def test_a_store_whose_outcome_is_unknown_but_happened_is_a_success(configured, requests_mock, google, mattermost, cipher, fault):
+    # Mattermost stored the record, then the answer was lost: the app reads it back instead of revoking a live grant.
+    store = requests_mock.post(OAUTH2_USER_URL, **fault)
+    requests_mock.get(OAUTH2_USER_URL, text=lambda request, context: store.last_request.body.decode())
+    assert complete(configured) == {"type": "ok"}
+    assert google.revoke.call_count == 0
+    assert len(sent_to(requests_mock, POSTS_URL)) == 1  # and the user is told
+
+
 def test_record_over_8_kib_is_refused_before_sending_and_the_grant_revoked(configured, requests_mock, google):
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 7000})
     result = complete(configured)
@@ -449,3 +462,37 @@ def test_missing_acting_user_token_stores_nothing_and_revokes(configured, reques
     assert result["type"] == "error" and "acting_user_access_token" in result["text"]
     assert sent_to(requests_mock, OAUTH2_USER_URL) == []
     assert google.revoke.call_count == 1
+
+
+# -- the identity, from the ID token when it can be trusted --------------------------------------------------
+
+NO_SUB = object()
+
+
+def id_token(**claims) -> str:
+    """An ID token as Google signs it; the signature is never checked (it came over TLS straight from the token
+    endpoint), so any key does."""
+    payload = {"iss": "https://accounts.google.com", "aud": CLIENT_ID, "exp": int(time.time()) + 3600, **USERINFO, **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not NO_SUB}, "a-key-the-app-never-sees-0123456789abcdef")
+
+
+def test_the_identity_comes_from_the_id_token_with_no_userinfo_round_trip(configured, requests_mock, google, mattermost, cipher):
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token()})
+    assert complete(configured) == {"type": "ok"}
+    assert google.userinfo.call_count == 0
+    record = cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id)
+    assert record.identity == Identity(sub=USERINFO["sub"], email="alice@gmail.com", name="Alice G")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"iss": "https://accounts.evil.example"}, {"aud": "another-client.apps.googleusercontent.com"}, {"exp": 1}, {"sub": NO_SUB}],
+    ids=["another issuer", "another audience", "expired", "no sub"],
+)
+def test_an_id_token_that_fails_its_checks_falls_back_to_userinfo(configured, requests_mock, google, mattermost, cipher, claims):
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token(**claims)})
+    google.userinfo = requests_mock.get(USERINFO_URL, json={**USERINFO, "name": "From Userinfo"})
+    assert complete(configured) == {"type": "ok"}
+    assert google.userinfo.call_count == 1
+    record = cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id)
+    assert record.identity.name == "From Userinfo"

@@ -337,8 +337,10 @@ def run_whole_flow(plugin, requests_mock, cipher):
     assert result == {"type": "ok"}
     plugin.stored[ALICE.id] = stored.last_request.body
     assert plugin.call(paths.INFO, TOKEN_USE_EXPAND)["type"] == "ok"
-    record = cipher.open(json.loads(plugin.stored[ALICE.id]))
-    plugin.store_user_record(ALICE, cipher.seal(type(record)(**{**record.__dict__, "expires_at": time.time() - 10})))
+    record = cipher.open(json.loads(plugin.stored[ALICE.id]), user_id=ALICE.id)
+    plugin.store_user_record(
+        ALICE, cipher.seal(type(record)(**{**record.__dict__, "expires_at": time.time() - 10}), user_id=ALICE.id)
+    )
     assert plugin.call(paths.EVENTS, TOKEN_USE_EXPAND)["type"] == "ok"
     plugin.stored[ALICE.id] = stored.last_request.body
     assert plugin.call(paths.DISCONNECT, TOKEN_USE_EXPAND)["type"] == "ok"

@@ -107,7 +107,7 @@ def test_stale_token_is_refreshed_and_stored_back(plugin, requests_mock):
 
     services: Services = plugin.client.application.extensions["services"]
     stale = TokenRecord("ya29.old", "1//refresh", time.time() - 10, "email", "Bearer", Identity("1087", "a@gmail.com", "A"))
-    plugin.store_user_record(ALICE, services.tokens._cipher.seal(stale))
+    plugin.store_user_record(ALICE, services.tokens._cipher.seal(stale, user_id=ALICE.id))
     refresh = requests_mock.post(TOKEN_URL, json={"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"})
     stored = requests_mock.post(APPS_API + "/oauth2/user", text="")
     userinfo = requests_mock.get(USERINFO_URL, json={"sub": "1087", "email": "a@gmail.com"})
@@ -115,5 +115,5 @@ def test_stale_token_is_refreshed_and_stored_back(plugin, requests_mock):
     assert result["type"] == "ok", result
     assert parse_qs(refresh.last_request.body)["grant_type"] == ["refresh_token"]
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.new"
-    new = services.tokens._cipher.open(json.loads(stored.last_request.body))
+    new = services.tokens._cipher.open(json.loads(stored.last_request.body), user_id=ALICE.id)
     assert new.access_token == "ya29.new" and new.refresh_token == "1//refresh"
