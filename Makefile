@@ -2,19 +2,32 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(VENV)/bin/pip
+# Only the locked files, each checked against its hash; --no-deps because the lock already lists every dependency.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+# uv reads no pip configuration and, with --no-config, no uv.toml: the lock names PyPI's files and their hashes.
+# --universal: one lock for every platform and every Python that requires-python allows.
+UV_COMPILE := env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_INDEX_URL -u UV_FIND_LINKS \
+	$(VENV)/bin/uv pip compile --quiet --no-config --universal --generate-hashes --custom-compile-command "make lock"
+# make lock LOCK_ARGS=--upgrade moves every pin to the newest release that pyproject.toml allows.
+LOCK_ARGS ?=
 
-.PHONY: run test test-fast lint bench demo clean
+.PHONY: run test test-fast lint lock bench demo clean
 
-# The venv is rebuilt whenever a requirements file changes.
+# The venv holds exactly one lock file: it is made anew whenever that lock changes. The dev lock holds the
+# runtime set at the same versions, so a venv made from it serves `make run` too.
 $(VENV)/.runtime: requirements.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements.txt
+	$(PY) -m pip check --disable-pip-version-check
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
-	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+$(VENV)/.dev: requirements-dev.txt requirements.txt
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) -m pip check --disable-pip-version-check
+	touch $(VENV)/.runtime $@
 
 ## run: serve the app on http://localhost:8080 with zero configuration (gunicorn app:app)
 run: $(VENV)/.runtime
@@ -24,6 +37,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_lock.py
 	$(PY) -m pytest
 
 ## test-fast: the unit tests only (no browser, no node)
@@ -37,6 +51,12 @@ demo: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_lock.py
+
+## lock: regenerate the hashed requirements.txt and requirements-dev.txt from pyproject.toml (needs PyPI)
+lock: $(VENV)/.dev
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o requirements.txt
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --group dev -c requirements.txt -o requirements-dev.txt
 
 ## bench: the app beside bare Flask under gunicorn (wrk), round trips per operation, memory; see docs/performance.md
 bench: $(VENV)/.dev
