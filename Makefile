@@ -1,6 +1,9 @@
 # Two commands do everything on a fresh machine: `make run` and `make test`.
 SHELL := /bin/bash
-VENV := .venv
+
+# The interpreter that creates the venv (checked against pyproject's requires-python first): make run PYTHON=python3.12
+PYTHON ?= python3
+VENV ?= .venv
 PY := $(VENV)/bin/python
 # Only the locked files, each checked against its hash; --no-deps because the lock already lists every dependency.
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
@@ -16,15 +19,17 @@ LOCK_ARGS ?=
 # The venv holds exactly one lock file: it is made anew whenever that lock changes. The dev lock holds the
 # runtime set at the same versions, so a venv made from it serves `make run` too.
 $(VENV)/.runtime: requirements.txt
+	bash scripts/check-python.sh $(PYTHON)
 	rm -rf $(VENV)
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements.txt
 	$(PY) -m pip check --disable-pip-version-check
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt requirements.txt
+	bash scripts/check-python.sh $(PYTHON)
 	rm -rf $(VENV)
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements-dev.txt
 	$(PY) -m pip check --disable-pip-version-check
 	touch $(VENV)/.runtime $@

@@ -1,0 +1,74 @@
+"""The Makefile's public interface: a too-old Python stops before any install."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOO_OLD = (
+    "Python 3.11 or later is needed (requires-python >= 3.11 in pyproject.toml), but {python} is 3.10.13: "
+    "install it, or name another interpreter, e.g. make run PYTHON=python3.12"
+)
+
+
+def make(*args: str, path_prefix: Path | None = None) -> subprocess.CompletedProcess[str]:
+    # Not the outer make's flags nor the variables it exports (`make test PYTHON=...` runs this suite), so that each
+    # run here is a fresh top-level make with the Makefile's defaults.
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTHON", "VENV"}
+    env = {k: v for k, v in os.environ.items() if k not in outer}
+    if path_prefix is not None:
+        env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def fake_python(tmp_path: Path, version: str) -> Path:
+    """A `python3` that answers every question with VERSION, as the version check asks it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = bin_dir / "python3"
+    python.write_text(f"#!/bin/sh\necho {version}\n", encoding="utf-8")
+    python.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("target", ["run", "test", "test-fast", "lint"])
+def test_python_older_than_requires_python_stops_before_the_venv(tmp_path: Path, target: str) -> None:
+    venv = tmp_path / "venv"
+    result = make(target, f"VENV={venv}", path_prefix=fake_python(tmp_path, "3.10.13"))
+    assert result.returncode != 0
+    said = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert said == [TOO_OLD.format(python="python3")]
+    assert not venv.exists()
+
+
+def test_python_can_be_named_and_is_checked_too(tmp_path: Path) -> None:
+    old = fake_python(tmp_path, "3.10.13") / "python3"
+    result = make("run", f"VENV={tmp_path / 'venv'}", f"PYTHON={old}")
+    assert TOO_OLD.format(python=old) in result.stderr.splitlines()
+    missing = make("run", f"VENV={tmp_path / 'venv'}", "PYTHON=python-that-does-not-exist")
+    assert "and there is no python-that-does-not-exist" in missing.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+@pytest.mark.parametrize("version", ["3.11.0", "3.12.1", "3.13.0", "4.0.0"])
+def test_the_version_check_lets_recent_pythons_through(tmp_path: Path, version: str) -> None:
+    # The fake answers the venv probe too, so only the version comparison decides here.
+    python = fake_python(tmp_path, version) / "python3"
+    result = subprocess.run(
+        ["bash", "scripts/check-python.sh", str(python)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_running_interpreter_passes_the_check() -> None:
+    result = subprocess.run(
+        ["bash", "scripts/check-python.sh", sys.executable], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
