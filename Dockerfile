@@ -4,13 +4,15 @@
 #   docker run -p 8080:8080 -e ROOT_URL=http://<host Mattermost can reach>:8080 -e APP_SECRET=... mattermost-app-google-oauth2
 #
 # No secret is baked in. Without APP_SECRET the app generates one into /app/instance/app_secret (a volume)
-# on first start and logs where it is.
-FROM python:3.11.11-slim-bookworm
+# on first start and logs where it is. The base image's Python minor is the one `make test` and CI run; its
+# patch was the newest when it was pinned.
+FROM python:3.11.16-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore
 
 # A system user that owns nothing but the app's instance folder.
 RUN groupadd --system --gid 10001 app \
@@ -24,8 +26,8 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt \
  && pip check
 
-# Only what the app runs. The code stays owned by root: the app user can read it, not change it.
-COPY app.py app_keys.py call_paths.py services.py settings.py gunicorn.conf.py manifest.json ./
+# Only what the app runs, and its license. The code stays owned by root: the app user can read it, not change it.
+COPY LICENSE app.py app_keys.py call_paths.py services.py settings.py gunicorn.conf.py manifest.json ./
 COPY bindings/ ./bindings/
 COPY handlers/ ./handlers/
 COPY mattermost_apps/ ./mattermost_apps/
@@ -39,7 +41,8 @@ RUN mkdir -p /app/instance && chown app:app /app/instance && chmod 700 /app/inst
 ENV APP_SECRET_FILE=/app/instance/app_secret
 VOLUME ["/app/instance"]
 
-USER app
+# Numeric, so that Kubernetes' runAsNonRoot can see that it is not root (it refuses a user name).
+USER 10001:10001
 
 # gunicorn.conf.py binds HOST:PORT (default 0.0.0.0:8080), WEB_CONCURRENCY workers x GUNICORN_THREADS threads.
 EXPOSE 8080

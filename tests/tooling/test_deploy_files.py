@@ -1,0 +1,80 @@
+"""The Dockerfile and docker-compose.yml: the wrong turns a new admin met, checked without Docker."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+COMPOSE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+NOT_THE_APP = {"tests", "bench", "scripts"}
+
+
+def dockerfile_instructions(name: str) -> list[str]:
+    joined = re.sub(r"\\\n", " ", DOCKERFILE)
+    return [line.split(None, 1)[1] for line in joined.splitlines() if line.startswith(name + " ")]
+
+
+def requires_python() -> tuple[int, int]:
+    found = re.search(
+        r'^requires-python = ">=(\d+)\.(\d+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    assert found
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_image_runs_as_a_numeric_non_root_user() -> None:
+    # Kubernetes' runAsNonRoot refuses a user name: it cannot tell that the name is not root.
+    (user,) = dockerfile_instructions("USER")
+    assert re.fullmatch(r"[1-9]\d*(:\d+)?", user.strip()), user
+
+
+def test_the_base_image_is_a_patch_release_of_the_python_minor_the_suite_runs() -> None:
+    (base,) = dockerfile_instructions("FROM")
+    found = re.fullmatch(r"python:(\d+)\.(\d+)\.\d+-slim-bookworm", base.strip())
+    assert found, f"pin a patch release, e.g. python:3.11.16-slim-bookworm, not {base}"
+    assert (int(found.group(1)), int(found.group(2))) == requires_python()
+
+
+def test_the_image_installs_exactly_the_hashed_lock() -> None:
+    installs = [run for run in dockerfile_instructions("RUN") if "pip install" in run]
+    assert installs, "the image installs its dependencies at build time"
+    for run in installs:
+        assert re.search(r"pip install --no-cache-dir --require-hashes --no-deps -r requirements\.txt(\s|$)", run), run
+
+
+def test_the_image_copies_only_existing_files_and_every_module_of_the_app() -> None:
+    copied: set[str] = set()
+    for copy in dockerfile_instructions("COPY"):
+        *sources, _destination = copy.split()
+        for source in sources:
+            assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which does not exist"
+            copied.add(source.rstrip("/"))
+    modules = {p.name for p in ROOT.glob("*.py")}
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - NOT_THE_APP
+    assert modules | packages | {"manifest.json", "static", "LICENSE"} <= copied
+
+
+def published_ports() -> list[str]:
+    ports: list[str] = []
+    in_ports = False
+    for line in COMPOSE.splitlines():
+        if re.fullmatch(r"\s+ports:", line):
+            in_ports = True
+        elif in_ports and (item := re.fullmatch(r'\s+- "?([^"#]+?)"?\s*', line)):
+            ports.append(item.group(1))
+        elif in_ports and not re.fullmatch(r"\s+#.*", line):
+            in_ports = False
+    return ports
+
+
+def test_compose_publishes_its_ports_on_the_loopback_only() -> None:
+    ports = published_ports()
+    assert "127.0.0.1:8065:8065" in ports
+    assert all(port.startswith("127.0.0.1:") for port in ports), ports
+
+
+def test_compose_leaves_developer_mode_off() -> None:
+    assert "ENABLEDEVELOPER" not in COMPOSE
+    assert "ENABLETESTING" not in COMPOSE
