@@ -1,11 +1,11 @@
 # The Google OAuth2 Mattermost App: gunicorn serving `app:app`, as `make run` does, as a non-root user.
 #
 #   docker build -t mattermost-app-google-oauth2 .
-#   docker run -p 8080:8080 -e ROOT_URL=http://<host Mattermost can reach>:8080 -e APP_SECRET=... mattermost-app-google-oauth2
+#   docker run -p 8080:8080 -e ROOT_URL=http://<host Mattermost can reach>:8080 --env-file app.env mattermost-app-google-oauth2
 #
-# No secret is baked in. Without APP_SECRET the app generates one into /app/instance/app_secret (a volume)
-# on first start and logs where it is. The base image's Python minor is the one `make test` and CI run; its
-# patch was the newest when it was pinned.
+# app.env holds APP_SECRET (docs/install.md shows how to create it, mode 0600). No secret is baked in. Without
+# APP_SECRET the app generates one into /app/instance/app_secret (a volume) on first start and logs where it is.
+# The base image's Python minor is the one `make test` and CI run; its patch was the newest when it was pinned.
 FROM python:3.11.16-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,13 +1,17 @@
-"""The Dockerfile and docker-compose.yml: the wrong turns a new admin met, checked without Docker."""
+"""The Dockerfile, docker-compose.yml and the install guide: the wrong turns a new admin met, checked without Docker."""
 
 from __future__ import annotations
 
 import re
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 COMPOSE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+INSTALL = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
 NOT_THE_APP = {"tests", "bench", "scripts"}
 
 
@@ -78,3 +82,22 @@ def test_compose_publishes_its_ports_on_the_loopback_only() -> None:
 def test_compose_leaves_developer_mode_off() -> None:
     assert "ENABLEDEVELOPER" not in COMPOSE
     assert "ENABLETESTING" not in COMPOSE
+
+
+def secret_recipes() -> list[str]:
+    lines = [line.strip().removeprefix("#").strip() for line in (COMPOSE + INSTALL).splitlines()]
+    return [line for line in lines if "APP_SECRET=$(" in line]
+
+
+def test_the_generated_secret_is_kept_in_a_file_only_its_owner_reads(tmp_path: Path) -> None:
+    recipes = secret_recipes()
+    assert len(recipes) == 3  # the compose header, the compose walk-through, docker run
+    python_dir = str(Path(sys.executable).parent)
+    for recipe in recipes:
+        target = re.search(r"> (\S+)\)$", recipe).group(1)  # type: ignore[union-attr]
+        subprocess.run(["bash", "-c", recipe], cwd=tmp_path, check=True, env={"PATH": f"{python_dir}:/usr/bin:/bin"})
+        written = tmp_path / target
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, recipe
+        assert re.fullmatch(r"APP_SECRET=[A-Za-z0-9_-]{43}\n", written.read_text(encoding="utf-8"))
+        written.unlink()
+    assert "--env-file app.env" in INSTALL
