@@ -45,7 +45,7 @@ test: $(VENV)/.dev
 	$(PY) scripts/check_lock.py
 	$(PY) -m pytest
 
-## test-fast: the unit tests only (no browser, no node)
+## test-fast: the tests that start no process and need no Node or browser (pytest -m "not e2e")
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not e2e"
 

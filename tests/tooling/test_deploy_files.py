@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 COMPOSE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 INSTALL = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
 NOT_THE_APP = {"tests", "bench", "scripts"}
 
@@ -82,6 +83,24 @@ def test_compose_publishes_its_ports_on_the_loopback_only() -> None:
 def test_compose_leaves_developer_mode_off() -> None:
     assert "ENABLEDEVELOPER" not in COMPOSE
     assert "ENABLETESTING" not in COMPOSE
+
+
+def test_one_image_name_everywhere() -> None:
+    project = re.search(r"^name: (\S+)$", COMPOSE, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    app_image = re.search(r"^  app:\n(?:    .*\n)*?    image: (\S+)$", COMPOSE, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    built = set(re.findall(r"docker build -t (\S+) \.", DOCKERFILE + README + INSTALL))
+    # The image is the last word of each `docker run` (continuation lines joined).
+    run = {line.split()[-1] for line in re.sub(r"\\\n", " ", DOCKERFILE + INSTALL).splitlines() if "docker run " in line}
+    assert {project, app_image} | built | run == {project}, (
+        "use one image name in the Dockerfile, README, install guide and compose file"
+    )
+
+
+def test_compose_header_sends_the_reader_to_the_install_step() -> None:
+    step = int(re.search(r"\"Install into Mattermost\" at step (\d+)", COMPOSE).group(1))  # type: ignore[union-attr]
+    section = README.split("## Install into Mattermost", 1)[1].split("\n## ", 1)[0]
+    text = re.search(rf"(?ms)^{step}\. (.*?)(?=^\d+\. |\Z)", section).group(1)  # type: ignore[union-attr]
+    assert "/apps install http" in text, f"step {step} of the README's install steps is not the install itself"
 
 
 def secret_recipes() -> list[str]:
