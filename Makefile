@@ -13,6 +13,7 @@ UV_COMPILE := env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IN
 	$(VENV)/bin/uv pip compile --quiet --no-config --universal --generate-hashes --custom-compile-command "make lock"
 # make lock LOCK_ARGS=--upgrade moves every pin to the newest release that pyproject.toml allows.
 LOCK_ARGS ?=
+SHELL_SCRIPTS := .ci/run $(wildcard scripts/*.sh)
 
 .PHONY: run test test-fast lint lock bench demo clean
 
@@ -38,11 +39,9 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt
 run: $(VENV)/.runtime
 	$(VENV)/bin/gunicorn app:app
 
-## test: install what the suite needs (venv, npm packages, Chromium) and run all of it
-test: $(VENV)/.dev
+## test: install what the suite needs (venv, shellcheck, npm packages, Chromium), run make lint, then all of pytest
+test: lint
 	bash scripts/install-test-deps.sh
-	$(VENV)/bin/ruff check .
-	$(PY) scripts/check_lock.py
 	$(PY) -m pytest
 
 ## test-fast: the tests that start no process and need no Node or browser (pytest -m "not e2e")
@@ -55,8 +54,14 @@ demo: $(VENV)/.dev
 	$(PY) scripts/demo.py
 
 lint: $(VENV)/.dev
+	bash scripts/install-shellcheck.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) scripts/check_lock.py
+	$(VENV)/bin/hadolint --no-color --failure-threshold style Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	shellcheck $(SHELL_SCRIPTS)
 
 ## lock: regenerate the hashed requirements.txt and requirements-dev.txt from pyproject.toml (needs PyPI)
 lock: $(VENV)/.dev
@@ -68,4 +73,4 @@ bench: $(VENV)/.dev
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis
