@@ -1,5 +1,6 @@
-# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Two commands do everything on a fresh machine: `make run` and `make test`. `make` alone lists the targets.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 
 # The interpreter that creates the venv (checked against pyproject's requires-python first): make run PYTHON=python3.12
 PYTHON ?= python3
@@ -15,7 +16,7 @@ UV_COMPILE := env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IN
 LOCK_ARGS ?=
 SHELL_SCRIPTS := .ci/run $(wildcard scripts/*.sh)
 
-.PHONY: run test test-fast lint lock bench demo clean
+.PHONY: help run test test-fast lint lock bench demo clean
 
 # The venv holds exactly one lock file: it is made anew whenever that lock changes. The dev lock holds the
 # runtime set at the same versions, so a venv made from it serves `make run` too.
@@ -35,6 +36,10 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt
 	$(PY) -m pip check --disable-pip-version-check
 	touch $(VENV)/.runtime $@
 
+## help: list the targets (what `make` alone does)
+help:
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
+
 ## run: serve the app on http://localhost:8080 with zero configuration (gunicorn app:app)
 run: $(VENV)/.runtime
 	$(VENV)/bin/gunicorn app:app
@@ -48,11 +53,7 @@ test: lint
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not e2e"
 
-## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
-demo: $(VENV)/.dev
-	bash scripts/install-test-deps.sh
-	$(PY) scripts/demo.py
-
+## lint: ruff check and format, mypy, the lock against pyproject.toml, hadolint, the compose file, shellcheck
 lint: $(VENV)/.dev
 	bash scripts/install-shellcheck.sh
 	$(VENV)/bin/ruff check .
@@ -68,9 +69,15 @@ lock: $(VENV)/.dev
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o requirements.txt
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --group dev -c requirements.txt -o requirements-dev.txt
 
+## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
+demo: $(VENV)/.dev
+	bash scripts/install-test-deps.sh
+	$(PY) scripts/demo.py
+
 ## bench: the app beside bare Flask under gunicorn (wrk), round trips per operation, memory; see docs/performance.md
 bench: $(VENV)/.dev
 	$(PY) -m bench.run
 
+## clean: delete the venv, the npm packages, test artifacts and caches
 clean:
 	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis

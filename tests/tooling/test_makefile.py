@@ -1,8 +1,9 @@
-"""The Makefile's public interface: a too-old Python stops before any install."""
+"""The Makefile's public interface: `make help` describes every target, and a too-old Python stops before any install."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+MAKEFILE = ROOT / "Makefile"
+# A rule line: a plain name and a colon, not a variable (`NAME :=`) nor a file or special target (`$(VENV)/...`, `.PHONY`).
+TARGET = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_-]*)\s*:(?!=)", re.MULTILINE)
+DESCRIPTION = re.compile(r"^## ([A-Za-z0-9][A-Za-z0-9_-]*): (\S.*)$", re.MULTILINE)
+PUBLIC = {"run", "test", "test-fast", "lint", "bench", "demo", "clean", "help", "lock"}
 TOO_OLD = (
     "Python 3.11 or later is needed (requires-python >= 3.11 in pyproject.toml), but {python} is 3.10.13: "
     "install it, or name another interpreter, e.g. make run PYTHON=python3.12"
@@ -28,6 +34,10 @@ def make(*args: str, path_prefix: Path | None = None) -> subprocess.CompletedPro
     )
 
 
+def targets() -> set[str]:
+    return set(TARGET.findall(MAKEFILE.read_text(encoding="utf-8")))
+
+
 def fake_python(tmp_path: Path, version: str) -> Path:
     """A `python3` that answers every question with VERSION, as the version check asks it."""
     bin_dir = tmp_path / "bin"
@@ -36,6 +46,26 @@ def fake_python(tmp_path: Path, version: str) -> Path:
     python.write_text(f"#!/bin/sh\necho {version}\n", encoding="utf-8")
     python.chmod(0o755)
     return bin_dir
+
+
+def test_every_target_has_a_one_line_description_and_is_phony() -> None:
+    text = MAKEFILE.read_text(encoding="utf-8")
+    described = {name for name, _ in DESCRIPTION.findall(text)}
+    assert targets() - described == set(), "put a '## name: what it does' line above each of these targets"
+    assert described - targets() == set(), "these descriptions name no target"
+    phony = set(re.search(r"^\.PHONY:(.*)$", text, re.MULTILINE).group(1).split())  # type: ignore[union-attr]
+    assert phony == targets()
+    assert targets() >= PUBLIC
+
+
+def test_make_help_lists_every_target_and_is_what_make_alone_does() -> None:
+    shown = make("help")
+    assert shown.returncode == 0, shown.stderr
+    for target in targets():
+        assert re.search(rf"^  make {re.escape(target)} +\S", shown.stdout, re.MULTILINE), f"{target} missing from make help"
+    assert len(shown.stdout.splitlines()) == len(targets())
+    alone = make()
+    assert (alone.returncode, alone.stdout) == (0, shown.stdout)
 
 
 @pytest.mark.parametrize("target", ["run", "test", "test-fast", "lint"])
