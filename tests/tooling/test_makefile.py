@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,19 @@ def make(*args: str, path_prefix: Path | None = None) -> subprocess.CompletedPro
     env = {k: v for k, v in os.environ.items() if k not in outer}
     if path_prefix is not None:
         env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
-    return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    # Should a check let make through, gunicorn only checks its configuration instead of serving, and a timeout
+    # ends everything make started, not only make.
+    env["GUNICORN_CMD_ARGS"] = "--check-config"
+    command = ["make", "--no-print-directory", *args]
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as make_:
+        try:
+            stdout, stderr = make_.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(make_.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, make_.returncode, stdout, stderr)
 
 
 def targets() -> set[str]:
