@@ -1,46 +1,83 @@
-# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Two commands do everything on a fresh machine: `make run` and `make test`. `make` alone lists the targets.
 SHELL := /bin/bash
-VENV := .venv
+.DEFAULT_GOAL := help
+
+# The interpreter that creates the venv (checked against pyproject's requires-python first): make run PYTHON=python3.12
+PYTHON ?= python3
+VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(VENV)/bin/pip
+# Only the locked files, each checked against its hash; --no-deps because the lock already lists every dependency.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+# uv reads no pip configuration and, with --no-config, no uv.toml: the lock names PyPI's files and their hashes.
+# --universal: one lock for every platform and every Python that requires-python allows.
+UV_COMPILE := env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_INDEX_URL -u UV_FIND_LINKS \
+	$(VENV)/bin/uv pip compile --quiet --no-config --universal --generate-hashes --custom-compile-command "make lock"
+# make lock LOCK_ARGS=--upgrade moves every pin to the newest release that pyproject.toml allows.
+LOCK_ARGS ?=
+SHELL_SCRIPTS := .ci/run $(wildcard scripts/*.sh)
 
-.PHONY: run test test-fast lint bench demo clean
+.PHONY: help run test test-fast lint lock bench demo clean
 
-# The venv is rebuilt whenever a requirements file changes.
+# The venv holds exactly one lock file: it is made anew whenever that lock changes. The dev lock holds the
+# runtime set at the same versions, so a venv made from it serves `make run` too.
 $(VENV)/.runtime: requirements.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	bash scripts/check-python.sh $(PYTHON)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements.txt
+	$(PY) -m pip check --disable-pip-version-check
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
-	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+$(VENV)/.dev: requirements-dev.txt requirements.txt
+	bash scripts/check-python.sh $(PYTHON)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) -m pip check --disable-pip-version-check
+	touch $(VENV)/.runtime $@
+
+## help: list the targets (what `make` alone does)
+help:
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 ## run: serve the app on http://localhost:8080 with zero configuration (gunicorn app:app)
 run: $(VENV)/.runtime
 	$(VENV)/bin/gunicorn app:app
 
-## test: install what the suite needs (venv, npm packages, Chromium) and run all of it
-test: $(VENV)/.dev
+## test: install what the suite needs (venv, shellcheck, npm packages, Chromium), run make lint, then all of pytest
+test: lint
 	bash scripts/install-test-deps.sh
-	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-## test-fast: the unit tests only (no browser, no node)
+## test-fast: the tests that start no process and need no Node or browser (pytest -m "not e2e")
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not e2e"
+
+## lint: ruff check and format, mypy, the lock against pyproject.toml, hadolint, the compose file, shellcheck
+lint: $(VENV)/.dev
+	bash scripts/install-shellcheck.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) scripts/check_lock.py
+	$(VENV)/bin/hadolint --no-color --failure-threshold style Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	shellcheck $(SHELL_SCRIPTS)
+
+## lock: regenerate the hashed requirements.txt and requirements-dev.txt from pyproject.toml (needs PyPI)
+lock: $(VENV)/.dev
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o requirements.txt
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --group dev -c requirements.txt -o requirements-dev.txt
 
 ## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
 demo: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
 	$(PY) -m tests.e2e.demo
 
-lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check .
-
 ## bench: the app beside bare Flask under gunicorn (wrk), round trips per operation, memory; see docs/performance.md
 bench: $(VENV)/.dev
 	$(PY) -m bench.run
 
+## clean: delete the venv, the npm packages, test artifacts and caches
 clean:
-	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis
