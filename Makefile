@@ -43,4 +43,4 @@ bench: $(VENV)/.dev
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) tests/node/node_modules artifacts .pytest_cache .ruff_cache
