@@ -102,19 +102,19 @@ def test_manifest_on_install_is_a_call_the_app_serves(manifest, client):
     assert paths.INSTALL in forbidden_call_paths(manifest)  # the plugin refuses it from the user agent
 
 
-# The helper rules themselves: the plugin refuses these, so our manifest check must too.
+# The helper rules themselves: the plugin refuses these (its own words), so our manifest check must too.
 @pytest.mark.parametrize(
     ("manifest_patch", "expected_error"),
     [
-        ({"app_id": "go"}, "app_id"),
-        ({"app_id": "google oauth2"}, "app_id"),
-        ({"version": "v00_00_0000"}, "version"),
-        ({"display_name": ""}, "display_name"),
-        ({"homepage_url": "localhost:8080"}, "homepage_url"),
-        ({"icon": "../icon.png"}, "icon"),
-        ({"http": {"root_url": "ftp://app"}}, "http.root_url"),
-        ({"http": None}, "deploy"),
-        ({"requested_permissions": ["remote_oauth2"]}, "remote_oauth2 requires act_as_user"),
+        ({"app_id": "go"}, "appID go too short"),
+        ({"app_id": "google oauth2"}, "invalid character ' ' in appID"),
+        ({"version": "v00_00_0000"}, "version v00_00_0000 too long"),
+        ({"display_name": ""}, "display_name is empty"),
+        ({"homepage_url": "localhost:8080"}, 'homepage_url "localhost:8080" invalid'),
+        ({"icon": "../icon.png"}, 'bad path: "../icon.png"'),
+        ({"http": {"root_url": "ftp://app"}}, 'invalid root_url: "ftp://app"'),
+        ({"http": None}, "manifest has no deployment information"),
+        ({"requested_permissions": ["remote_oauth2"]}, "requires use Mattermost REST API as connected users"),
     ],
 )
 def test_a_manifest_breaking_a_plugin_rule_is_reported(manifest, manifest_patch, expected_error):
