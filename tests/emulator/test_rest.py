@@ -1,4 +1,5 @@
-"""The REST API of protocol §5, in-process: tokens map to (app, user, admin?, bot?), texts and statuses as the plugin's."""
+"""The REST API in-process: tokens map to (app, user, admin?, bot?), texts and statuses as the plugin's
+(`server/httpin/*.go`, `server/appservices/*.go`, `server/incoming/request.go` in mattermost/mattermost-plugin-apps at v1.2.2)."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def test_manifest_bindings_expand_gives_roles_and_the_oauth2_app_and_user(manife
 
 def test_manifest_keeps_the_default_oauth2_calls(manifest):
     # Declaring an expand would replace the default one whole, and the complete call would lose the
-    # acting_user_access_token it stores the record with (protocol §1.4).
+    # acting_user_access_token it stores the record with (`Call.WithDefault`, `apps/call.go`).
     assert "get_oauth2_connect_url" not in manifest
     assert "on_oauth2_complete" not in manifest
 
@@ -170,7 +170,8 @@ def test_static_refuses_path_traversal(client, path):
 
 
 def test_ping_answers_ok_to_the_install_ping(client, installed):
-    # Sent at install without expand; its JWT has no acting_user_id (protocol §2.6, §6).
+    # Sent at install without expand; its JWT has no acting_user_id
+    # (`pingApp`, `server/proxy/invoke_static.go`; `createJWT`, `upstream/uphttp/upstream.go`).
     body = ping_request()
     response = client.post("/ping", data=json.dumps(body), headers=call_headers(installed, body))
     assert response.status_code == 200
