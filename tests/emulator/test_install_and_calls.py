@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.apps_plugin.store import Store
-from tests.emulator.conftest import SITE_URL, STUB_SECRET, StubApp, install, session_token
+from tests.emulator.conftest import PNG, SITE_URL, STUB_SECRET, StubApp, install, session_token
 
 pytestmark = pytest.mark.e2e
 
@@ -393,3 +393,42 @@ def test_a_form_response_is_cleaned_and_an_invalid_one_is_an_error(emu: FlaskCli
     assert response["form"]["fields"] == [{"name": "ok", "type": "bool", "label": "ok"}]
     assert response["form"]["icon"].startswith(SITE_URL + "/plugins/com.mattermost.apps/apps/stub-app/static/")
     assert submit(emu, "alice", {"path": "/bad-form"})["type"] == "error"
+
+
+# server/proxy/bindings_test.go, TestRefreshBindingsEventAfterCall
+@pytest.mark.parametrize(
+    ("path", "answer", "published"),
+    [
+        ("/refresh", {"type": "ok", "refresh_bindings": True}, True),
+        ("/refresh-error", {"type": "error", "text": "no", "refresh_bindings": True}, False),
+        ("/no-refresh", {"type": "ok"}, False),
+        ("/bindings", {"type": "ok", "refresh_bindings": True}, False),  # the bindings call's own answer never refreshes
+    ],
+)
+def test_refresh_bindings_event_after_call(
+    emu: FlaskClient, stub: StubApp, store: Store, path: str, answer: dict, published: bool
+) -> None:
+    install(emu, stub)
+    emu.post("/_emulator/log/clear")
+    stub.responses[path] = answer
+    submit(emu, "alice", {"path": path})
+    alice = store.user_by_name("alice")
+    assert alice is not None
+    assert emu.get("/_emulator/log").get_json()["events"] == (
+        [{"event": "refresh_bindings", "user_id": alice.id}] if published else []
+    )
+
+
+def test_the_static_route_needs_a_user_and_copies_the_requests_content_type(emu: FlaskClient, stub: StubApp) -> None:
+    # server/httpin/static.go: GetApp requires a user; the upstream status is passed on; Content-Type is the request's
+    install(emu, stub)
+    url = "/plugins/com.mattermost.apps/apps/stub-app/static/icon.png"
+    response = emu.get(url)
+    assert (response.status_code, response.get_data(as_text=True).strip()) == (401, "user ID is required: unauthorized")
+    emu.set_cookie("MMAUTHTOKEN", session_token(emu, "alice"))
+    response = emu.get(url, headers={"Content-Type": "text/x-from-the-request"})
+    assert (response.status_code, response.data, response.headers["Content-Type"]) == (200, PNG, "text/x-from-the-request")
+    stub.icon_status = 404
+    assert emu.get(url).status_code == 404
+    response = emu.get("/plugins/com.mattermost.apps/apps/stub-app/static/%2e%2e%252Fx")
+    assert (response.status_code, response.get_data(as_text=True).strip()) == (400, 'bad path: "../x": invalid input')
