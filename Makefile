@@ -80,4 +80,4 @@ bench: $(VENV)/.dev
 
 ## clean: delete the venv, the npm packages, test artifacts and caches
 clean:
-	rm -rf $(VENV) tests/oidc_provider/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) tests/node/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond the Python venv, only when it is missing:
-# Debian's chromium (for Playwright; no browser download) and the npm packages of the test OAuth2 server.
+# Debian's chromium (for Playwright; no browser download) and the npm packages in tests/node (the test OAuth2 server, the web-client code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROVIDER_DIR=tests/oidc_provider
+NODE_DIR=tests/node
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -18,14 +18,14 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "install-test-deps: node and npm are required for the test OAuth2 server (oidc-provider):" >&2
+  echo "install-test-deps: node and npm are required for the test OAuth2 server (oidc-provider) and the web-client checks (mattermost-redux):" >&2
   echo "  install Node.js 20 or later with npm, e.g. 'apt-get install -y nodejs npm'" >&2
   exit 1
 fi
 
 # npm ci when node_modules is missing or older than the lock file.
-if [ ! -d "$PROVIDER_DIR/node_modules" ] || [ "$PROVIDER_DIR/package-lock.json" -nt "$PROVIDER_DIR/node_modules" ]; then
-  echo "install-test-deps: npm ci in $PROVIDER_DIR"
-  (cd "$PROVIDER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-  touch "$PROVIDER_DIR/node_modules"
+if [ ! -d "$NODE_DIR/node_modules" ] || [ "$NODE_DIR/package-lock.json" -nt "$NODE_DIR/node_modules" ]; then
+  echo "install-test-deps: npm ci in $NODE_DIR"
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$NODE_DIR/node_modules"
 fi

@@ -55,8 +55,9 @@ def control_api(plugin: Plugin) -> Blueprint:
             return bad_request("username (a known user) and command are required")
         if store.app is None:
             return bad_request("no app is installed")
-        values = data.get("values") if isinstance(data.get("values"), dict) else None
-        return jsonify(run_command(plugin, user, data["command"], values))
+        if data.get("values"):
+            return bad_request("a slash command carries no values besides its text: put them in the command")
+        return jsonify(run_command(plugin, user, data["command"]))
 
     @control.post("/submit")
     def submit_call() -> Response | tuple[Response, int]:
@@ -102,18 +103,25 @@ def control_api(plugin: Plugin) -> Blueprint:
     @control.get("/log")
     def log() -> Response:
         with store.lock:
-            return jsonify({"app_calls": list(store.app_calls), "rest_calls": list(store.rest_calls)})
+            return jsonify(
+                {"app_calls": list(store.app_calls), "rest_calls": list(store.rest_calls), "events": list(store.events)}
+            )
 
     @control.post("/log/clear")
     def clear_log() -> Response:
         with store.lock:
             store.app_calls.clear()
             store.rest_calls.clear()
+            store.events.clear()
         return jsonify({})
 
     @control.post("/states/expire")
     def expire_states() -> Response:
         return jsonify({"expired": store.expire_states()})
+
+    @control.post("/sessions/expire")
+    def expire_sessions() -> Response:
+        return jsonify({"expired": store.expire_app_sessions()})
 
     @control.post("/reset")
     def reset() -> Response:

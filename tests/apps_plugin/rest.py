@@ -1,4 +1,10 @@
-"""The REST API an app talks to (protocol §5): the plugin's `/api/v1` and the `/api/v4` calls a bot DM needs."""
+"""The REST API an app talks to: the plugin's `/api/v1` and the `/api/v4` calls a bot DM needs.
+
+Plugin side (mattermost/mattermost-plugin-apps at v1.2.2): `server/httpin/service.go` (routes),
+`server/httpin/oauth2_store.go`, `server/httpin/kv.go`, `server/httpin/call.go`, `server/httpin/bindings.go`,
+`server/appservices/oauth2.go`, `server/appservices/kv.go`, `server/incoming/request.go` (the checks and their
+texts), `utils/httputils/utils.go` (`LimitReadAll`: the body is read, and its size checked, before any check).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from mattermost_apps.testing import PLUGIN_PATH, User
 
-from .plugin import HTTPError, Plugin, unauthorized
+from . import golang
+from .plugin import REFRESH_BINDINGS, HTTPError, Plugin, not_installed, unauthorized
 from .store import Session, direct_channel_id, new_id
 
 API_PATH = PLUGIN_PATH + "/api/v1"
@@ -20,7 +27,7 @@ ADMIN_ONLY = "access to this operation is limited to users with permission: mana
 
 
 def token_from_request() -> str:
-    """Bearer or Token header (case-insensitive), the MMAUTHTOKEN cookie, or `?access_token=` (§5.1)."""
+    """Bearer or Token header (case-insensitive), the MMAUTHTOKEN cookie, or `?access_token=` (the server's own rules)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("bearer", "token") and value.strip():
@@ -49,12 +56,39 @@ def _read_limited_body() -> bytes:
     return body
 
 
-def _is_json(body: bytes) -> bool:
-    try:
-        json.loads(body)
-    except ValueError:
-        return False
-    return True
+OAUTH2_APP_KEYS = ("remote_root_url", "client_id", "client_secret", "data")
+
+
+def go_oauth2_app_json(record: dict[str, Any]) -> bytes:
+    """`json.Marshal(apps.OAuth2App)`: the bytes a stored record is compared with (all four keys omitempty)."""
+    kept = {k: record[k] for k in OAUTH2_APP_KEYS if record.get(k) not in (None, "")}
+    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_oauth2_app(body: bytes) -> dict[str, Any]:
+    """`json.Unmarshal(data, &apps.OAuth2App{})`: null is an empty record; other shapes fail with Go's text."""
+    problem = golang.json_syntax_error(body)
+    if problem is not None:
+        raise HTTPError(400, f"OAuth2App is not valid JSON: {problem}: invalid input")
+    value = json.loads(body)
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        kind = golang.go_json_type(value)
+        raise HTTPError(
+            400, f"OAuth2App is not valid JSON: json: cannot unmarshal {kind} into Go value of type apps.OAuth2App: invalid input"
+        )
+    for key in OAUTH2_APP_KEYS[:3]:
+        if value.get(key) is not None and not isinstance(value[key], str):
+            kind = golang.go_json_type(value[key])
+            why = f"json: cannot unmarshal {kind} into Go struct field OAuth2App.{key} of type string"
+            raise HTTPError(400, f"OAuth2App is not valid JSON: {why}: invalid input")
+    return {
+        "remote_root_url": value.get("remote_root_url") or "",
+        "client_id": value.get("client_id") or "",
+        "client_secret": value.get("client_secret") or "",
+        "data": value.get("data"),
+    }
 
 
 def plugin_api(plugin: Plugin) -> Blueprint:
@@ -86,14 +120,17 @@ def plugin_api(plugin: Plugin) -> Blueprint:
             raise unauthorized("user ID is required")
         return g.user
 
-    def source_app() -> str:
+    def source_app_id() -> str:
         """RequireSourceApp: only sessions the plugin minted for an app carry `mattermost_app_id`."""
         if not g.session.app_id:
             raise unauthorized("not an app session")
+        return str(g.session.app_id)
+
+    def installed_app(app_id: str) -> Any:
         with store.lock:
-            if store.app is None or store.app.app_id != g.session.app_id:
-                raise HTTPError(404, f"app {g.session.app_id} is not installed: not found")
-            return store.app.app_id
+            if store.app is None or store.app.app_id != app_id:
+                raise not_installed(app_id)
+            return store.app
 
     def not_a_bot(user: User) -> None:
         if user.is_bot:
@@ -101,59 +138,50 @@ def plugin_api(plugin: Plugin) -> Blueprint:
                 display = store.app.display_name if store.app else user.username
             raise unauthorized(f"@{user.username} ({display}): is a bot")
 
-    def require_remote_oauth2(app_id: str) -> None:
-        with store.lock:
-            granted = store.app is not None and "remote_oauth2" in store.app.permissions
-        if not granted:
-            raise unauthorized(f"{app_id} is not authorized to use remote OAuth2")
+    def require_remote_oauth2(record: Any) -> None:
+        if "remote_oauth2" not in record.permissions:
+            raise unauthorized(f"{record.app_id} is not authorized to use remote OAuth2")
 
     @api.route("/oauth2/app", methods=["POST", "PUT"])
     def store_oauth2_app() -> Response:
+        body = _read_limited_body()
         user = acting_user()
         if not user.is_admin:
             raise unauthorized(ADMIN_ONLY)
-        app_id = source_app()
-        body = _read_limited_body()
-        try:
-            record = json.loads(body)
-        except ValueError as exc:
-            raise HTTPError(400, f"OAuth2App is not valid JSON: {exc}: invalid input") from None
-        if not isinstance(record, dict):
-            raise HTTPError(
-                400,
-                "OAuth2App is not valid JSON: json: cannot unmarshal "
-                f"{type(record).__name__} into Go value of type apps.OAuth2App: invalid input",
-            )
-        require_remote_oauth2(app_id)
-        replaced = {
-            "remote_root_url": record.get("remote_root_url") or "",
-            "client_id": record.get("client_id") or "",
-            "client_secret": record.get("client_secret") or "",
-            "data": record.get("data"),
-        }
+        app_id = source_app_id()
+        replaced = decode_oauth2_app(body)
+        record = installed_app(app_id)
+        require_remote_oauth2(record)
         with store.lock:
-            if store.app is not None:
-                store.app.remote_oauth2 = replaced
+            unchanged = go_oauth2_app_json(record.remote_oauth2) == body
+            if not unchanged:
+                record.remote_oauth2 = replaced
+        if not unchanged:
+            store.publish(REFRESH_BINDINGS)  # to everyone
         return Response(b"", status=200)
 
     @api.route("/oauth2/user", methods=["POST", "PUT"])
     def store_oauth2_user() -> Response:
-        user = acting_user()
-        app_id = source_app()
-        not_a_bot(user)
         body = _read_limited_body()
-        if not _is_json(body):
+        user = acting_user()
+        app_id = source_app_id()
+        not_a_bot(user)
+        if golang.json_syntax_error(body) is not None:
             raise HTTPError(400, "payload is not valid JSON: invalid input")
+        require_remote_oauth2(installed_app(app_id))
         with store.lock:
+            changed = store.oauth2_users.get((app_id, user.id)) != body
             store.oauth2_users[(app_id, user.id)] = body
+        if changed:
+            store.publish(REFRESH_BINDINGS, user.id)
         return Response(b"", status=200)
 
     @api.get("/oauth2/user")
     def get_oauth2_user() -> Response:
         user = acting_user()
         not_a_bot(user)
-        app_id = source_app()
-        require_remote_oauth2(app_id)
+        app_id = source_app_id()
+        require_remote_oauth2(installed_app(app_id))
         with store.lock:
             stored = store.oauth2_users.get((app_id, user.id), b"")
         response = Response(stored, status=200)
@@ -161,22 +189,22 @@ def plugin_api(plugin: Plugin) -> Blueprint:
         return response
 
     def kv(prefix: str, key: str) -> Response:
+        body = _read_limited_body() if request.method in ("POST", "PUT") else b""
         user = acting_user()
-        app_id = source_app()
-        if len(prefix.encode()) > MAX_KV_PREFIX:
-            raise HTTPError(500, f"prefix {json.dumps(prefix)} is longer than the limit of 2 ASCII characters")
+        app_id = source_app_id()
+        if request.method in ("POST", "PUT") and golang.json_syntax_error(body) is not None:
+            raise HTTPError(400, "payload is not valid json: invalid input")
+        if len(prefix.encode()) > MAX_KV_PREFIX:  # `Hashkey`, server/store/service.go: bytes
+            raise HTTPError(500, f"prefix {golang.quote(prefix)} is longer than the limit of 2 ASCII characters")
         slot = (app_id, user.id, prefix, key)
         if request.method == "GET":
             with store.lock:
-                stored = store.kv.get(slot, b"{}")
+                stored = store.kv.get(slot) or b"{}"
             return Response(stored, status=200, mimetype="application/json")
         if request.method == "DELETE":
             with store.lock:
                 store.kv.pop(slot, None)
             return Response(b"", status=200)
-        body = _read_limited_body()
-        if not _is_json(body):
-            raise HTTPError(400, "payload is not valid JSON: invalid input")
         with store.lock:
             store.kv[slot] = body
         return jsonify({"changed": True})
@@ -187,27 +215,42 @@ def plugin_api(plugin: Plugin) -> Blueprint:
 
     @api.post("/call")
     def call() -> Response:
-        user = acting_user()
         try:
-            call_request = json.loads(request.get_data())
+            call_request = golang.loads(request.get_data())
         except ValueError as exc:
             raise HTTPError(400, f"failed to unmarshal Call request: {exc}: invalid input") from None
         if not isinstance(call_request, dict) or not (call_request.get("context") or {}).get("app_id"):
-            raise HTTPError(400, "app_id is required in Context: invalid input")
-        response = plugin.user_agent_call(user, call_request)
-        with store.lock:
-            if store.app is not None:
-                response["app_metadata"] = {"bot_user_id": store.app.bot.id, "bot_username": store.app.bot.username}
-        return jsonify(response)
+            raise HTTPError(400, "app ID is not set in Call request: invalid input")
+        if g.user is None:
+            response = {"type": "error", "text": "user ID is required: unauthorized"}
+        elif call_request.get("path") in (None, ""):
+            # `creq.Path[0]` on an empty path: the handler panics and the plugin's recover answers.
+            raise HTTPError(500, "Panicked while handling the request. Please check the server logs for more details.")
+        else:
+            response = plugin.user_agent_call(g.user, call_request)
+        return jsonify({**response, "app_metadata": plugin.app_metadata(call_request["context"]["app_id"])})
 
     @api.get("/bindings")
     def bindings() -> Response:
-        user = acting_user()
-        try:
-            result = plugin.bindings_for(user)
-        except Exception:
-            result = []
-        return jsonify(result)
+        """`GET /bindings`: `null` without a user; `?test=1` adds the problems Go collected as `error`."""
+        if g.user is None:
+            found: list[dict[str, Any]] | None = None
+            problems = ["user ID is required: unauthorized"]
+        else:
+            user_agent = {
+                key: request.args.get(arg, "")
+                for key, arg in (("team_id", "team_id"), ("channel_id", "channel_id"), ("user_agent", "user_agent_type"))
+            }
+            try:
+                found, problems = plugin.bindings_for(g.user, user_agent)
+            except Exception as exc:
+                found, problems = [], [str(exc)]
+        if request.args.get("test"):
+            out: dict[str, Any] = {"bindings": found}
+            if problems:
+                out["error"] = golang.multierror(problems)
+            return jsonify(out)
+        return jsonify(found)
 
     return api
 

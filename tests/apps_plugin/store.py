@@ -14,8 +14,8 @@ from typing import Any
 from mattermost_apps.testing import InstalledApp, User
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
-SESSION_TTL = 10 * 60  # app-minted sessions (§2.3); user sessions do not expire here
-STATE_TTL = 15 * 60  # OAuth2 state (§4)
+SESSION_TTL = 10 * 60  # app-minted sessions (`server/session/session.go`); user sessions do not expire here
+STATE_TTL = 15 * 60  # OAuth2 state (`server/store/oauth2.go`)
 PRUNE_EVERY = 5.0  # seconds between sweeps of expired app sessions (each call mints one or two)
 
 SEEDED_USERS = (
@@ -38,7 +38,7 @@ def new_id() -> str:
 
 
 def new_state(user_id: str) -> str:
-    """15 random bytes, base64url without padding (20 chars), `.`, the user id (§4)."""
+    """15 random bytes, base64url without padding (20 chars), `.`, the user id (`CreateState`, `server/store/oauth2.go`)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(15)).decode().rstrip("=") + "." + user_id
 
 
@@ -100,6 +100,7 @@ class AppRecord:
             use_jwt=self.use_jwt,
             oauth2_app=dict(self.remote_oauth2),
             version=str(self.manifest.get("version") or ""),
+            webhook_secret=self.webhook_secret,
         )
 
 
@@ -113,6 +114,8 @@ class Store:
         with self.lock:
             self.users = {user.id: User(**user.__dict__) for user in SEEDED_USERS}
             self.sessions: dict[str, Session] = {}
+            self.app_sessions: dict[tuple[str, str], str] = {}  # (app_id, user_id) -> token
+            self.events: list[dict[str, str]] = []  # websocket events the plugin publishes, e.g. refresh_bindings
             self._last_prune = 0.0
             self.app: AppRecord | None = None
             self.oauth2_users: dict[tuple[str, str], bytes] = {}
@@ -130,16 +133,32 @@ class Store:
             return next((u for u in self.users.values() if u.username == username), None)
 
     def create_session(self, user_id: str, app_id: str = "") -> str:
-        token = new_id()
-        expires_at = time.time() + SESSION_TTL if app_id else None
+        """A user's own session (no app), or the app's session for (app, user): the plugin reuses that one while it
+        lives and extends it when less than half its 10 minutes remain (`GetOrCreate`, `server/session/session.go`)."""
+        now = time.time()
         with self.lock:
+            if app_id:
+                token = self.app_sessions.get((app_id, user_id))
+                if token is not None and self.session(token) is not None:
+                    return token
+            token = new_id()
+            expires_at = now + SESSION_TTL if app_id else None
             self.sessions[token] = Session(token, user_id, app_id, expires_at)
-            now = time.time()
+            if app_id:
+                self.app_sessions[(app_id, user_id)] = token
             if app_id and now - self._last_prune > PRUNE_EVERY:
                 self._last_prune = now
                 for key in [k for k, s in self.sessions.items() if s.expires_at is not None and s.expires_at < now]:
                     del self.sessions[key]
         return token
+
+    def expire_app_sessions(self) -> int:
+        """As if ten minutes had passed: every app session ends, and the next call mints a new one."""
+        with self.lock:
+            expired = [k for k, s in self.sessions.items() if s.app_id]
+            for key in expired:
+                self.sessions[key].expires_at = 0.0
+            return len(expired)
 
     def session(self, token: str) -> Session | None:
         with self.lock:
@@ -180,6 +199,11 @@ class Store:
     def log_app_call(self, path: str, status: int, response_type: str | None) -> None:
         with self.lock:
             self.app_calls.append({"path": path, "status": status, "type": response_type})
+
+    def publish(self, event: str, user_id: str = "") -> None:
+        """A websocket event for one user, or for everyone when `user_id` is empty."""
+        with self.lock:
+            self.events.append({"event": event, "user_id": user_id})
 
     def log_rest_call(self, method: str, path: str, status: int, caller: str) -> None:
         with self.lock:

@@ -1,4 +1,5 @@
-"""The browser side: a minimal "Mattermost webapp" and the plugin's remote OAuth2 routes (§4)."""
+"""The browser side: a minimal "Mattermost webapp", and the plugin's browser routes at v1.2.2: remote OAuth2
+(`server/httpin/oauth2.go`, `server/proxy/invoke_oauth2.go`) and static assets (`server/httpin/static.go`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import json
 import re
 from typing import Any
 
+import requests
 from flask import Blueprint, Response, redirect, request
 
 from mattermost_apps.testing import PLUGIN_PATH, User
 
+from . import golang
 from .commands import run_command, submit
-from .plugin import SUCCESS_PAGE, HTTPError, Plugin
+from .manifest_rules import InvalidInput, clean_static_url
+from .plugin import SUCCESS_PAGE, HTTPError, Plugin, clean_url, not_installed, unauthorized
 from .rest import current_session, text_error
 
 COOKIE = "MMAUTHTOKEN"
@@ -291,15 +295,26 @@ def oauth2_routes(plugin: Plugin) -> Blueprint:
 
     @routes.get("/static/<name>")
     def static_asset(app_id: str, name: str) -> Response:
+        """`Static`: the name cleaned, a signed-in user required (`GetApp`), the upstream status passed on, and
+        the Content-Type copied from the request, not the app's answer."""
+        _session, user = current_session(plugin)
+        try:
+            asset = clean_static_url(name)
+        except (InvalidInput, golang.URLError) as exc:
+            return text_error(HTTPError(400 if isinstance(exc, InvalidInput) else 500, str(exc)))
+        if user is None:
+            return text_error(unauthorized("user ID is required"))
         with store.lock:
             record = store.app
         if record is None or record.app_id != app_id:
-            return text_error(HTTPError(404, f"app {app_id} is not installed: not found"))
-        upstream = plugin.http.get(record.root_url.rstrip("/") + "/static/" + name, timeout=10)
-        return Response(
-            upstream.content,
-            status=upstream.status_code,
-            content_type=upstream.headers.get("Content-Type", "application/octet-stream"),
-        )
+            return text_error(not_installed(app_id))
+        url = clean_url(f"{record.root_url}/static/{asset}")
+        try:
+            upstream = plugin.http.get(url, timeout=10)
+        except requests.RequestException as exc:
+            return text_error(HTTPError(502, f"failed to fetch: {url}, error: {exc}"))
+        response = Response(upstream.content, status=upstream.status_code)
+        response.headers["Content-Type"] = request.headers.get("Content-Type", "")
+        return response
 
     return routes

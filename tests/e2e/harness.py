@@ -34,7 +34,7 @@ from werkzeug.wrappers import Request, Response
 from user_tokens import TokenRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROVIDER_DIR = REPO_ROOT / "tests" / "oidc_provider"
+PROVIDER_DIR = REPO_ROOT / "tests" / "node"
 CHROMIUM = Path("/usr/bin/chromium")
 
 APP_ID = "google-oauth2"
@@ -111,7 +111,7 @@ def require_node() -> str:
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         raise StackError(
             "the test OAuth2 server's npm packages are missing: run `bash scripts/install-test-deps.sh` "
-            "(it runs `npm ci` in tests/oidc_provider)."
+            "(it runs `npm ci` in tests/node)."
         )
     return node
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -61,6 +64,18 @@ def stub_manifest(root_url: str, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if v is not None}
 
 
+def verify_hs256(token: str, secret: str) -> dict[str, Any]:
+    """The claims of an HS256 JWT signed with `secret`, even an empty one (which PyJWT refuses to use)."""
+    if secret:
+        return jwt.decode(token, secret, algorithms=["HS256"])
+    signing_input, _, signature = token.rpartition(".")
+    expected = base64.urlsafe_b64encode(hmac.new(b"", signing_input.encode(), hashlib.sha256).digest()).rstrip(b"=")
+    if not hmac.compare_digest(expected, signature.encode()):
+        raise jwt.InvalidSignatureError("Signature verification failed")
+    payload = signing_input.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 @dataclass
 class StubApp:
     """A minimal App: records every call it gets (with its verified JWT claims) and answers what a test sets."""
@@ -71,6 +86,7 @@ class StubApp:
     responses: dict[str, Any] = field(default_factory=dict)  # path -> CallResponse, or (status, raw body)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    verify_with: str = STUB_SECRET  # the JWT secret the stub checks calls with
 
     def manifest(self) -> dict[str, Any]:
         return stub_manifest(self.url, **self.manifest_overrides)
@@ -96,7 +112,7 @@ class StubApp:
         def call(path: str) -> Response:
             path = "/" + path
             header = request.headers.get(JWT_HEADER, "")
-            claims = jwt.decode(header.removeprefix("Bearer "), STUB_SECRET, algorithms=["HS256"]) if header else None
+            claims = verify_hs256(header.removeprefix("Bearer "), self.verify_with) if header else None
             body = json.loads(request.get_data())
             self.calls.append({"path": path, "body": body, "claims": claims})
             if path == "/ping":
@@ -131,7 +147,7 @@ def store(plugin: Plugin) -> Store:
 
 
 def seed_app(plugin: Plugin, root_url: str = "http://127.0.0.1:9", **overrides: Any) -> AppRecord:
-    """Install without any network: the record the plugin would have after §10."""
+    """Install without any network: the record the plugin keeps after an install (`server/proxy/install.go`)."""
     bot_id = "b0t" + "0" * 23
     manifest = stub_manifest(root_url, **overrides)
     bot = User(id=bot_id, username=manifest["app_id"].lower(), is_bot=True)

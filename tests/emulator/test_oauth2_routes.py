@@ -1,4 +1,7 @@
-"""The plugin's browser routes for remote OAuth2 (§4): state rules, 307, values, success page, plain-text errors."""
+"""The plugin's browser routes for remote OAuth2: state rules, 307, values, success page, plain-text errors.
+
+Plugin v1.2.2: `server/httpin/oauth2.go`, `server/proxy/invoke_oauth2.go`, `server/store/oauth2.go` (whose
+`server/store/oauth2_test.go` gives the state format and the `forbidden` / `state mismatch: forbidden` texts)."""
 
 from __future__ import annotations
 
@@ -141,7 +144,10 @@ def test_required_expand_without_a_signed_in_user_fails(emu: FlaskClient, stub: 
     stub.manifest_overrides["get_oauth2_connect_url"] = {"path": "/my-connect", "expand": {"acting_user": "+summary"}}
     install(emu, stub)
     response = emu.get(CONNECT)
-    assert (response.status_code, response.get_data(as_text=True).strip()) == (500, "failed to expand required acting_user")
+    assert (response.status_code, response.get_data(as_text=True).strip()) == (
+        500,
+        "failed to expand context: failed to expand required acting_user: no user ID to expand",
+    )
     assert "/my-connect" not in stub.paths()
 
 
@@ -161,7 +167,11 @@ def test_an_app_without_remote_oauth2_is_refused(emu: FlaskClient, stub: StubApp
     install(emu, stub)
     sign_in(emu, "alice")
     response = emu.get(CONNECT)
+    # the connect route says "OAuth2", with no sentinel: a plain 500; the complete route a 401
+    assert (response.status_code, response.get_data(as_text=True).strip()) == (500, "stub-app is not authorized to use OAuth2")
+    response = emu.get(COMPLETE, query_string={"state": "x.y", "code": "1"})
     assert (response.status_code, response.get_data(as_text=True).strip()) == (
         401,
         "stub-app is not authorized to use remote OAuth2: unauthorized",
     )
+    assert "/oauth2/connect" not in stub.paths() and "/oauth2/complete" not in stub.paths()

@@ -1,4 +1,5 @@
-"""The REST API of protocol §5, in-process: tokens map to (app, user, admin?, bot?), texts and statuses as the plugin's."""
+"""The REST API in-process: tokens map to (app, user, admin?, bot?), texts and statuses as the plugin's
+(`server/httpin/*.go`, `server/appservices/*.go`, `server/incoming/request.go` in mattermost/mattermost-plugin-apps at v1.2.2)."""
 
 from __future__ import annotations
 
@@ -250,7 +251,7 @@ def test_rest_log_says_who_called(emu: FlaskClient, app_tokens: dict[str, str]) 
     emu.get(API + "/kv/x")
     assert [c["as"] for c in emu.get("/_emulator/log").get_json()["rest_calls"]] == ["user", "bot", "session", "none"]
     emu.post("/_emulator/log/clear")
-    assert emu.get("/_emulator/log").get_json() == {"app_calls": [], "rest_calls": []}
+    assert emu.get("/_emulator/log").get_json() == {"app_calls": [], "rest_calls": [], "events": []}
 
 
 def test_reset_keeps_only_the_seeded_users(emu: FlaskClient, app_tokens: dict[str, str], store: Store) -> None:

@@ -84,7 +84,7 @@ def test_manifest_bindings_expand_gives_roles_and_the_oauth2_app_and_user(manife
 
 def test_manifest_keeps_the_default_oauth2_calls(manifest):
     # Declaring an expand would replace the default one whole, and the complete call would lose the
-    # acting_user_access_token it stores the record with (protocol §1.4).
+    # acting_user_access_token it stores the record with (`Call.WithDefault`, `apps/call.go`).
     assert "get_oauth2_connect_url" not in manifest
     assert "on_oauth2_complete" not in manifest
 
@@ -102,19 +102,19 @@ def test_manifest_on_install_is_a_call_the_app_serves(manifest, client):
     assert paths.INSTALL in forbidden_call_paths(manifest)  # the plugin refuses it from the user agent
 
 
-# The helper rules themselves: the plugin refuses these, so our manifest check must too.
+# The helper rules themselves: the plugin refuses these (its own words), so our manifest check must too.
 @pytest.mark.parametrize(
     ("manifest_patch", "expected_error"),
     [
-        ({"app_id": "go"}, "app_id"),
-        ({"app_id": "google oauth2"}, "app_id"),
-        ({"version": "v00_00_0000"}, "version"),
-        ({"display_name": ""}, "display_name"),
-        ({"homepage_url": "localhost:8080"}, "homepage_url"),
-        ({"icon": "../icon.png"}, "icon"),
-        ({"http": {"root_url": "ftp://app"}}, "http.root_url"),
-        ({"http": None}, "deploy"),
-        ({"requested_permissions": ["remote_oauth2"]}, "remote_oauth2 requires act_as_user"),
+        ({"app_id": "go"}, "appID go too short"),
+        ({"app_id": "google oauth2"}, "invalid character ' ' in appID"),
+        ({"version": "v00_00_0000"}, "version v00_00_0000 too long"),
+        ({"display_name": ""}, "display_name is empty"),
+        ({"homepage_url": "localhost:8080"}, 'homepage_url "localhost:8080" invalid'),
+        ({"icon": "../icon.png"}, 'bad path: "../icon.png"'),
+        ({"http": {"root_url": "ftp://app"}}, 'invalid root_url: "ftp://app"'),
+        ({"http": None}, "manifest has no deployment information"),
+        ({"requested_permissions": ["remote_oauth2"]}, "requires use Mattermost REST API as connected users"),
     ],
 )
 def test_a_manifest_breaking_a_plugin_rule_is_reported(manifest, manifest_patch, expected_error):
@@ -170,7 +170,8 @@ def test_static_refuses_path_traversal(client, path):
 
 
 def test_ping_answers_ok_to_the_install_ping(client, installed):
-    # Sent at install without expand; its JWT has no acting_user_id (protocol §2.6, §6).
+    # Sent at install without expand; its JWT has no acting_user_id
+    # (`pingApp`, `server/proxy/invoke_static.go`; `createJWT`, `upstream/uphttp/upstream.go`).
     body = ping_request()
     response = client.post("/ping", data=json.dumps(body), headers=call_headers(installed, body))
     assert response.status_code == 200

@@ -72,7 +72,8 @@ def test_scheme_is_case_insensitive(plugin):
 
 
 def test_ping_jwt_without_acting_user_id_is_accepted(plugin):
-    # The install ping runs no expand: no acting_user in the context, no acting_user_id claim (protocol §6).
+    # The install ping runs no expand: no acting_user in the context, no acting_user_id claim
+    # (`createJWT`, `upstream/uphttp/upstream.go`).
     body = ping_request()
     headers = {JWT_HEADER: "Bearer " + sign_jwt(APP_SECRET), "Content-Type": "application/json"}
     response = plugin.client.post(paths.PING, data=json.dumps(body), headers=headers)

@@ -260,7 +260,8 @@ def test_without_a_bot_token_the_flow_still_succeeds(configured, google, matterm
     ],
 )
 def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(configured, requests_mock, values, expected_text):
-    # The plugin checks the state and forwards the provider's query whatever it says (protocol §4).
+    # The plugin checks the state and forwards the provider's query whatever it says
+    # (`InvokeCompleteRemoteOAuth2`, `server/proxy/invoke_oauth2.go`).
     result = complete(configured, **values)
     assert result == {"type": "error", "text": expected_text}
     assert requests_mock.request_history == []
@@ -456,7 +457,7 @@ def test_a_failed_revocation_keeps_the_original_error(configured, requests_mock,
 
 
 def test_missing_acting_user_token_stores_nothing_and_revokes(configured, requests_mock, google):
-    # A manifest declaring its own on_oauth2_complete expand loses acting_user_access_token (protocol §1.4).
+    # A manifest declaring its own on_oauth2_complete expand loses acting_user_access_token (`Call.WithDefault`, `apps/call.go`).
     configured.tokens[ALICE.id] = ""
     result = complete(configured)
     assert result["type"] == "error" and "acting_user_access_token" in result["text"]
