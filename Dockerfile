@@ -46,12 +46,14 @@ VOLUME ["/app/instance"]
 # Numeric, so that Kubernetes' runAsNonRoot can see that it is not root (it refuses a user name).
 USER 10001:10001
 
-# gunicorn.conf.py binds HOST:PORT (default 0.0.0.0:8080), WEB_CONCURRENCY workers x GUNICORN_THREADS threads.
+# gunicorn.conf.py binds HOST:PORT (default 0.0.0.0:8080): WEB_CONCURRENCY gevent workers, each serving up to
+# GUNICORN_WORKER_CONNECTIONS connections.
 EXPOSE 8080
 
 # No curl in slim images: ask Python. /manifest.json needs no JWT.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/manifest.json' % os.environ.get('PORT', '8080'), timeout=4)"]
 
-# gunicorn reads ./gunicorn.conf.py from the working directory.
-CMD ["gunicorn", "app:app"]
+# `python -m app` checks every setting (one line and exit 1 for a bad one), then runs `gunicorn app:app`, which
+# reads ./gunicorn.conf.py from the working directory.
+CMD ["python", "-m", "app"]

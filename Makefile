@@ -40,9 +40,9 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt
 help:
 	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-## run: serve the app on http://localhost:8080 with zero configuration (gunicorn app:app)
+## run: serve the app on http://localhost:8080 with zero configuration (python -m app: checks the settings, then gunicorn app:app)
 run: $(VENV)/.runtime
-	$(VENV)/bin/gunicorn app:app
+	$(PY) -m app
 
 ## test: install what the suite needs (venv, shellcheck, npm packages, Chromium), run make lint, then all of pytest
 test: lint

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,7 @@ from bindings import Command
 from commands import COMMANDS
 from handlers import build_router, install, messages
 from services import Services
-from settings import Settings, log_config
+from settings import ServerSettings, Settings, SettingsError, log_config, log_config_from_env
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,9 @@ def create_app(settings: Settings | None = None, *, commands: Sequence[Command] 
     in the master process, rather than once per worker)."""
     if settings is None:
         # Logging first, so that what reading the settings says (a generated APP_SECRET) is formatted like the rest.
-        configure_logging(
-            os.environ.get("LOG_LEVEL", "INFO").strip().upper(), os.environ.get("LOG_FORMAT", "text").strip().lower()
-        )
+        configure_logging(log_config_from_env())
         settings = Settings.from_env()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(log_config(settings.log_level, settings.log_format))
     if settings.provider_urls_are_insecure:
         # Local providers (tests, `make demo`) speak plain http; oauthlib refuses it unless told.
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
@@ -52,17 +51,26 @@ def create_app(settings: Settings | None = None, *, commands: Sequence[Command] 
     return app
 
 
-def configure_logging(level: str, log_format: str = "text") -> None:
-    """One format for every line (`settings.log_config`), unless logging is set up already (by gunicorn from
-    gunicorn.conf.py, or by a test runner): then only the levels. An unknown level or format means the default."""
-    level = level if level in logging.getLevelNamesMapping() else "INFO"
-    config = log_config(level, log_format if log_format in ("text", "json") else "text")
+def configure_logging(config: dict[str, Any]) -> None:
+    """`config` (one format for every line, `settings.log_config`), unless logging is set up already (by gunicorn
+    from gunicorn.conf.py, or by a test runner): then only its levels."""
     if not logging.getLogger().handlers:
         logging.config.dictConfig(config)
         return
-    logging.getLogger().setLevel(level)
+    logging.getLogger().setLevel(config["root"]["level"])
     for name in ("urllib3", "requests_oauthlib", "oauthlib"):
         logging.getLogger(name).setLevel(config["loggers"][name]["level"])
+
+
+def main() -> None:
+    """`python -m app` (what `make run` and the image run): check every setting, with one line and a non-zero exit
+    for a bad one, then serve with gunicorn and gunicorn.conf.py. gunicorn itself reads WEB_CONCURRENCY before its
+    configuration file is loaded, and fails with a traceback on a bad value: it is checked here first."""
+    try:
+        ServerSettings.from_env()
+    except SettingsError as exc:
+        sys.exit(str(exc))
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "app:app"])  # noqa: S606 - the same interpreter, fixed arguments
 
 
 _app: Flask | None = None
@@ -76,3 +84,7 @@ def __getattr__(name: str) -> Any:
             _app = create_app(announce=False)
         return _app
     raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -183,6 +183,43 @@ class Settings:
         return cls(app_secret=secret, **values)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """What gunicorn.conf.py reads: where to listen, how many worker processes, how many connections each serves."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - a server's job
+    port: int = 8080
+    workers: int = 2
+    worker_connections: int = 1000
+
+    def __post_init__(self) -> None:
+        if not self.host or any(c.isspace() for c in self.host):
+            raise SettingsError(f"HOST must be a host name or an IP address, not {self.host!r}.")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"PORT must be between 1 and 65535, not {self.port}.")
+        if not 1 <= self.workers <= 64:
+            raise SettingsError(f"WEB_CONCURRENCY must be a number of worker processes from 1 to 64, not {self.workers}.")
+        if not 10 <= self.worker_connections <= 100_000:
+            raise SettingsError(
+                f"GUNICORN_WORKER_CONNECTIONS must be from 10 to 100000 connections a worker, not {self.worker_connections}."
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if environ is None else environ
+        if env.get("GUNICORN_THREADS", "").strip():
+            raise SettingsError(
+                "GUNICORN_THREADS no longer applies: the server runs gevent workers, each serving many connections at once "
+                "(GUNICORN_WORKER_CONNECTIONS, default 1000); unset it."
+            )
+        return cls(
+            host=env.get("HOST", "").strip() or "0.0.0.0",  # noqa: S104
+            port=whole_number(env, "PORT", 8080),
+            workers=whole_number(env, "WEB_CONCURRENCY", 2),
+            worker_connections=whole_number(env, "GUNICORN_WORKER_CONNECTIONS", 1000),
+        )
+
+
 def whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     text = env.get(name, "").strip() or str(default)
     try:
@@ -271,6 +308,13 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
             "gunicorn.access": {"level": level, "handlers": ["stderr"], "propagate": False},
         },
     }
+
+
+def log_config_from_env() -> dict[str, Any]:
+    """`log_config` from LOG_LEVEL and LOG_FORMAT before the settings are checked (their defaults if unusable)."""
+    level = os.environ.get("LOG_LEVEL", "").strip().upper()
+    log_format = os.environ.get("LOG_FORMAT", "").strip().lower()
+    return log_config(level if level in _LOG_LEVELS else "INFO", log_format if log_format in _LOG_FORMATS else "text")
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"

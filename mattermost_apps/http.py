@@ -82,7 +82,7 @@ class AppSession(requests.Session):
                 self._origin_proxies[origin] = found
         return found
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("allow_redirects", False)
         kwargs.setdefault("proxies", self.proxies_for(url if isinstance(url, str) else url.decode()))
         timeout = kwargs.get("timeout")

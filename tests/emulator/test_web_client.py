@@ -105,7 +105,7 @@ def connect(plugin: FakePlugin, user: User) -> None:
     record = TokenRecord(
         "ya29.access", "1//refresh", time.time() + 3000, "openid email", "Bearer", Identity("1087", "a@gmail.test", "A")
     )
-    plugin.store_user_record(user, TokenCipher(make_settings().token_keys).seal(record))
+    plugin.store_user_record(user, TokenCipher(make_settings().token_keys).seal(record, user_id=user.id))
 
 
 def manifest(client: FlaskClient) -> dict[str, Any]:

@@ -42,10 +42,10 @@ def test_the_committed_lock_follows_pyproject() -> None:
 
 
 def test_a_dependency_added_without_make_lock_fails(project: Path) -> None:
-    edit(project / "pyproject.toml", "dependencies = [\n", 'dependencies = [\n    "gevent>=26.9.0",\n')
+    edit(project / "pyproject.toml", "dependencies = [\n", 'dependencies = [\n    "tomli-w>=1.2.0",\n')
     result = check(project)
     assert result.returncode == 1
-    assert "gevent is declared in pyproject.toml [project].dependencies but not locked in requirements.txt" in result.stderr
+    assert "tomli-w is declared in pyproject.toml [project].dependencies but not locked in requirements.txt" in result.stderr
     assert "run `make lock`" in result.stderr
 
 

@@ -4,14 +4,16 @@ once into a private file when unset; `app.py` exposes the WSGI `app` (settings.p
 from __future__ import annotations
 
 import logging
+import re
 import stat
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 
 import app as app_module
-from settings import Settings, SettingsError
+from settings import ServerSettings, Settings, SettingsError
 
 KEY_1 = Fernet.generate_key().decode()
 KEY_2 = Fernet.generate_key().decode()
@@ -248,3 +250,57 @@ def test_the_keys_derived_from_app_secret_never_change():
 
 def test_token_encryption_key_replaces_the_derived_key():
     assert Settings(app_secret="s" * 32, token_encryption_keys=(KEY_1, KEY_2)).token_keys == (KEY_1, KEY_2)
+
+
+def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Settings") : readme.index("## Install into Mattermost")]
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, re.M))
+    code = (root / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'(?:get|env\.get)\("([A-Z0-9_]+)"', code)) | set(re.findall(r'\(env, "([A-Z0-9_]+)"', code))
+    read -= {"GUNICORN_THREADS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}  # refused, and requests' own
+    read |= {"LOG_LEVEL", "LOG_FORMAT"}
+    assert documented == read
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected_message"),
+    [
+        ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY must be a whole number, not 'two'."),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a number of worker processes from 1 to 64, not 0."),
+        ({"PORT": "70000"}, "PORT must be between 1 and 65535, not 70000."),
+        ({"HOST": "a b"}, "HOST must be a host name or an IP address"),
+        ({"GUNICORN_WORKER_CONNECTIONS": "5"}, "GUNICORN_WORKER_CONNECTIONS must be from 10 to 100000"),
+        ({"GUNICORN_THREADS": "4"}, "GUNICORN_THREADS no longer applies"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
+)
+def test_a_bad_server_setting_names_the_variable(variables, expected_message):
+    with pytest.raises(SettingsError) as raised:
+        ServerSettings.from_env(variables)
+    assert str(raised.value).startswith(expected_message)
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected_message"),
+    [
+        ({"CALL_DEADLINE": "30"}, "CALL_DEADLINE must be at least HTTP_TIMEOUT (10 s) and under the plugin's 30 s, not 30."),
+        ({"CALL_DEADLINE": "5"}, "CALL_DEADLINE must be at least HTTP_TIMEOUT (10 s)"),
+        ({"CALL_DEADLINE": "later"}, "CALL_DEADLINE must be a number of seconds, not 'later'."),
+        ({"OAUTH2_ROTATES_REFRESH_TOKENS": "maybe"}, "OAUTH2_ROTATES_REFRESH_TOKENS must be true or false, not 'maybe'."),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must be a redis://, rediss:// or unix:// URL."),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of text, json."),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
+)
+def test_a_bad_new_setting_names_the_variable(env, variables, expected_message):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**env, "APP_SECRET": "s", **variables})
+    assert str(raised.value).startswith(expected_message)
+
+
+def test_a_bad_value_leaves_no_generated_secret_behind(env, tmp_path):
+    with pytest.raises(SettingsError):
+        Settings.from_env({**env, "LOG_LEVEL": "verbose"})
+    assert not (tmp_path / "instance" / "app_secret").exists()
