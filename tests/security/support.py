@@ -45,7 +45,8 @@ class StubRequest:
         return value[7:] if value.lower().startswith("bearer ") else ""
 
 
-Answer = tuple[int, Any]  # (status, body): a dict/list is sent as JSON, str/bytes as text
+# (status, body) or (status, body, headers): a dict/list is sent as JSON, str/bytes as text
+Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 Route = Callable[[StubRequest], Answer]
 
 
@@ -75,7 +76,9 @@ class StubServer:
                 with stub._lock:
                     stub.hits.append(request)
                 route = stub.routes.get((self.command, parts.path))
-                status, payload = route(request) if route else (404, "no such stub route")
+                answer = route(request) if route else (404, "no such stub route")
+                status, payload = answer[0], answer[1]
+                extra_headers = answer[2] if len(answer) > 2 else {}  # type: ignore[misc]
                 if status == 0:  # drop the connection without answering
                     self.close_connection = True
                     return
@@ -87,6 +90,8 @@ class StubServer:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
