@@ -26,7 +26,7 @@ import requests
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from mattermost_apps.http import AppSession
+from mattermost_apps.http import AppSession, time_left
 
 from .errors import ProviderError
 
@@ -129,11 +129,14 @@ class OAuth2Provider:
         return _grant_from(token, previous_refresh_token=None)
 
     def refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> TokenGrant:
+        # Waits for the answer as long as the call can, not just the usual timeout: a provider that rotates refresh
+        # tokens spends this one whether or not its answer arrives, and the new one exists only in that answer.
         oauth = self._oauth_session(client_id)
+        timeout = max(self._timeout, time_left() or 0.0)
         token = self._token_call(
             "refresh",
             lambda: oauth.refresh_token(
-                self.token_url, refresh_token=refresh_token, auth=(client_id, client_secret), timeout=self._timeout
+                self.token_url, refresh_token=refresh_token, auth=(client_id, client_secret), timeout=timeout
             ),
         )
         # A provider that does not rotate (Google) answers without a refresh token: keep ours.

@@ -48,12 +48,11 @@ class HostLock:
     def __init__(self, directory: Path | None = None, *, stripes: int = 256) -> None:
         self.directory = directory or Path(tempfile.gettempdir()) / f"mattermost-app-refresh-locks-{os.getuid()}"
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._stripes = stripes
+        self._paths = [str(self.directory / f"{stripe:04d}.lock") for stripe in range(stripes)]
 
     @contextlib.contextmanager
     def hold(self, key: str, *, timeout: float) -> Iterator[None]:
-        stripe = int(_digest(key)[:8], 16) % self._stripes
-        fd = os.open(self.directory / f"{stripe:04d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self._paths[int(_digest(key)[:8], 16) % len(self._paths)], os.O_RDWR | os.O_CREAT, 0o600)
         try:
             # flock belongs to this open file: it excludes the other threads of this process as well as other processes.
             deadline = time.monotonic() + timeout

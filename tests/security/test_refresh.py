@@ -223,3 +223,39 @@ def test_a_provider_said_not_to_rotate_that_does_is_treated_as_rotating_from_the
     assert provider.rotates_refresh_tokens is True and "OAUTH2_ROTATES_REFRESH_TOKENS=true" in caplog.text
     assert post_call(plugin.client, rig.installed, late)["type"] == "ok"
     assert rig.provider.replays == 0
+
+
+@pytest.fixture
+def slow_rig(installed, insecure_transport, mattermost):
+    """A rotating provider that answers a refresh later than HTTP_TIMEOUT, though well within the call's deadline."""
+    with RotatingProvider(client_id="rot-client", client_secret="rot-secret", refresh_delay=1.5) as provider:
+        rig = Rig(installed, provider, mattermost)
+        rig.settings = make_settings(
+            **provider_settings_overrides(provider.url), oauth2_rotates_refresh_tokens=True, http_timeout=0.5, call_deadline=5.0
+        )
+        yield rig
+
+
+def test_a_late_refresh_answer_is_waited_for_and_nothing_is_lost(slow_rig):
+    # Giving up on it would lose the only copy of the new refresh token while the provider has spent the old one.
+    plugin = slow_rig.instance()
+    before = slow_rig.connect(plugin, expires_in=-5)
+    assert post_call(plugin.client, slow_rig.installed, slow_rig.info_request(plugin))["type"] == "ok"
+    assert slow_rig.stored_record(plugin).refresh_token != before.refresh_token
+    assert post_call(plugin.client, slow_rig.installed, slow_rig.info_request(plugin))["type"] == "ok"
+    assert slow_rig.provider.replays == 0 and slow_rig.provider.live_grants == 1
+
+
+def test_one_failed_store_of_the_refreshed_record_is_retried(rig):
+    # A whole overwrite, safe to send again: one lost store must not leave the spent refresh token stored.
+    plugin = rig.instance()
+    rig.connect(plugin, expires_in=-5)
+    post_user = rig.mattermost.routes[("POST", "/plugins/com.mattermost.apps/api/v1/oauth2/user")]
+    answers = iter([(503, "unavailable")])
+    rig.mattermost.route(
+        "POST", "/plugins/com.mattermost.apps/api/v1/oauth2/user", lambda request: next(answers, None) or post_user(request)
+    )
+    assert post_call(plugin.client, rig.installed, rig.info_request(plugin))["type"] == "ok"
+    assert len(rig.mattermost.hits_for("POST", "/plugins/com.mattermost.apps/api/v1/oauth2/user")) == 2
+    assert post_call(plugin.client, rig.installed, rig.info_request(plugin))["type"] == "ok"
+    assert rig.provider.replays == 0 and rig.provider.live_grants == 1

@@ -149,11 +149,14 @@ def test_disconnect_an_unreadable_record_clears_it(configured, mattermost, reque
     ],
     ids=["500", "401", "unreachable"],
 )
-def test_disconnect_store_failure_is_an_error(configured, connect_user, requests_mock, answer, expected_text):
+def test_disconnect_store_failure_is_an_error_and_revokes_nothing(configured, connect_user, requests_mock, answer, expected_text):
+    # The record stays stored, so its grant must stay alive: a revoked grant behind a stored record is a user told
+    # they are connected to a dead token.
     connect_user(ALICE)
-    requests_mock.post(REVOKE_URL, text="")
+    revoke = requests_mock.post(REVOKE_URL, text="")
     requests_mock.post(OAUTH2_USER_URL, **answer)
     assert configured.call(paths.DISCONNECT, DISCONNECT_EXPAND) == {"type": "error", "text": expected_text}
+    assert revoke.call_count == 0
 
 
 # -- info: a fresh token is used as is ----------------------------------------------------------------
