@@ -262,6 +262,7 @@ def app_env(
         "OAUTH2_TOKEN_URL": f"{provider_url}/token",
         "OAUTH2_REVOKE_URL": f"{provider_url}/token/revocation",
         "OAUTH2_USERINFO_URL": f"{provider_url}/me",
+        "OAUTH2_ISSUER": provider_url,  # oidc-provider's issuer: the identity comes from its ID tokens
         "OAUTH2_SCOPES": OAUTH2_SCOPES,
         "GOOGLE_API_URL": calendar_url,
         "TOKEN_ENCRYPTION_KEY": encryption_key,

@@ -79,6 +79,8 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     assert record is not None and record.refresh_token
     assert (record.identity.sub, record.identity.email, record.identity.name) == ("alice", "alice@example.test", "Alice Test")
     assert [r["status"] for r in provider.token_requests("authorization_code")] == [200]
+    # The identity came from the ID token of the exchange: no userinfo round trip while the user waited.
+    assert [r for r in provider.requests_log() if r["path"] == "/me"] == []
     [dm] = emulator.posts("alice")
     assert "**alice@example.test** is now connected" in dm["message"]
 

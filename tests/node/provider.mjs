@@ -46,6 +46,8 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['e2e-cookie-key-not-a-secret'] },
   // Expired means expired: the default 15 s of tolerance would keep an access token alive past its TTL.
   clockTolerance: 0,
+  // As Google does: the ID token of a code flow carries the granted claims (email, name), not just `sub`.
+  conformIdTokenClaims: false,
   pkce: { required: () => false }, // the app always sends S256; it is verified whenever sent
   rotateRefreshToken: env.OP_ROTATE === '1',
   ttl: {
