@@ -39,10 +39,17 @@ def connected(viewer: Viewer) -> bool:
     return viewer.is_connected
 
 
-# What a call needs from Mattermost (levels: "", "id", "summary", "all"; never "none").
+# What a call needs from Mattermost (levels: "", "id", "summary", "all"; never "none"). Every call that answers
+# with a sentence also asks for the user's locale.
 # A command that uses the user's token: the acting user, their Mattermost token (to store a refreshed or cleared
 # record), the OAuth2 client (to refresh) and the user's stored record.
-TOKEN_USE = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all", "oauth2_user": "all"}
+TOKEN_USE = {
+    "acting_user": "summary",
+    "acting_user_access_token": "all",
+    "oauth2_app": "all",
+    "oauth2_user": "all",
+    "locale": "all",
+}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from services import Services
 from .messages import failure, text
 
 SUBMIT_PATH = "/configure/submit"
-SUBMIT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
+SUBMIT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all", "locale": "all"}
 MAX_CLIENT_ID_LENGTH = 512
 MAX_CLIENT_SECRET_LENGTH = 512
 

@@ -1,15 +1,16 @@
 """Every sentence a user or an admin reads, in one catalogue keyed by reason, and the one lookup that words them.
 
 `text(key, **params)` fills a sentence; `{provider}`, `{command}`, `{connect}` and `{configure}` are always
-available. `failure(exc)` words any error the app's packages raise, from its reason code. English is the only
-language for now: a translation is another catalogue, picked by the `locale` the calls expand.
+available. `failure(exc)` words any error the app's packages raise, from its reason code. The user's locale comes
+with every call (`expand.locale`); `text` reads it from the call being handled. English is the only language for
+now: a translation is another catalogue in `CATALOGUES`, and no handler changes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError
+from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError, current_call
 from mattermost_apps.client import MAX_STORED_BYTES
 from mattermost_apps.jwt_auth import ALGORITHM, HEADER
 from provider import Provider, ProviderError
@@ -152,9 +153,16 @@ _DEFAULTS = {
 }
 
 
+# Catalogues by language ("fr", "pt-BR", ...); a key missing from one falls back to English.
+CATALOGUES: dict[str, dict[str, str]] = {"en": EN}
+
+
 def text(key: str, /, locale: str = "", **params: Any) -> str:
-    """The sentence `key`, filled with `params` (English whatever `locale` says, for now)."""
-    return EN[key].format_map({**_DEFAULTS, **params})
+    """The sentence `key` in `locale` (by default the locale of the call being handled), filled with `params`."""
+    if not locale and (call := current_call()) is not None:
+        locale = call.context.locale
+    catalogue = CATALOGUES.get(locale) or CATALOGUES.get(locale.split("-")[0], EN)
+    return catalogue.get(key, EN[key]).format_map({**_DEFAULTS, **params})
 
 
 def failure(exc: Exception, locale: str = "") -> str:

@@ -55,8 +55,8 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
         code = _SAFE_ERROR_CODE.sub("", provider_error)[:64]
         log.info("user %s: provider answered error=%s", user_id, code)
         if code == "access_denied":
-            return error(text("oauth2.access_denied"))
-        return error(text("oauth2.provider_refused", code=f" ({code})" if code else ""))
+            return _not_connected(call, services, text("oauth2.access_denied"))
+        return _not_connected(call, services, text("oauth2.provider_refused", code=f" ({code})" if code else ""))
     code = call.value("code")
     state = call.value("state")
     if not code or not state:
@@ -97,8 +97,16 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
             return error(text("oauth2.not_connected_after", reason=failure(exc)))
 
     # The plugin's completion page waits for this answer; the confirmation need not.
-    after_response(lambda: _confirm_by_direct_message(call, services, identity.email or identity.name or identity.sub))
+    who = identity.email or identity.name or identity.sub
+    after_response(lambda: _direct_message(call, services, text("oauth2.connected_dm", who=who)))
     return ok()
+
+
+def _not_connected(call: CallRequest, services: Services, sentence: str) -> CallResponse:
+    """The user cancelled, or the provider refused: the plugin shows this sentence on a bare page, which a user on a
+    phone may close unread. The bot posts it too, so it waits in Mattermost."""
+    after_response(lambda: _direct_message(call, services, sentence))
+    return error(sentence)
 
 
 def _stored_anyway(call: CallRequest, services: Services, record: TokenRecord, exc: MattermostError) -> bool:
@@ -124,11 +132,9 @@ def _revoke_quietly(grant: TokenGrant, call: CallRequest, services: Services) ->
     )
 
 
-def _confirm_by_direct_message(call: CallRequest, services: Services, who: str) -> None:
+def _direct_message(call: CallRequest, services: Services, message: str) -> None:
     context = call.context
     try:
-        services.mattermost.as_bot(call).send_direct_message(
-            context.bot_user_id, context.acting_user_id, text("oauth2.connected_dm", who=who)
-        )
-    except MattermostError as exc:  # the account is connected; a lost confirmation must not undo that
-        log.warning("user %s: connected, but the confirmation DM failed: %s", context.acting_user_id, exc)
+        services.mattermost.as_bot(call).send_direct_message(context.bot_user_id, context.acting_user_id, message)
+    except MattermostError as exc:  # a lost message must never undo or fail what it reports
+        log.warning("user %s: the direct message failed: %s", context.acting_user_id, exc)

@@ -7,7 +7,7 @@ carry reason codes and no wording; the app turns them into sentences (`CallRoute
 
 from .calls import BadCallRequest, CallRequest, CallResponse, Context, OAuth2Context, error, form, navigate, ok
 from .client import AppsClient, ClientFactory, MattermostError
-from .flask_calls import CallRouter, CallTooLarge, after_response
+from .flask_calls import CallRouter, CallTooLarge, after_response, current_call
 from .http import new_session
 from .jwt_auth import JWTRejected, verify_call_jwt
 from .paths import forbidden_call_paths
@@ -25,6 +25,7 @@ __all__ = [
     "MattermostError",
     "OAuth2Context",
     "after_response",
+    "current_call",
     "error",
     "forbidden_call_paths",
     "form",

@@ -9,6 +9,7 @@ paths) keep Flask's real HTTP errors, so a broken health check fails.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,15 @@ MAX_CALL_BYTES = 64 * 1024
 DEFAULT_DEADLINE = 25.0  # seconds; the plugin gives up on a call after 30
 Handler = Callable[[CallRequest, Any], CallResponse]
 Explain = Callable[[Exception], str]
+
+
+_current_call: contextvars.ContextVar[CallRequest | None] = contextvars.ContextVar("mattermost_apps_call", default=None)
+
+
+def current_call() -> CallRequest | None:
+    """The call being handled, once it is checked and parsed (for what every handler would otherwise pass along,
+    such as the user's locale); None outside one."""
+    return _current_call.get()
 
 
 def after_response(task: Callable[[], None]) -> None:
@@ -80,7 +90,11 @@ class CallRouter:
             def view() -> Response:
                 with call_deadline(deadline):
                     call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
-                    response = jsonify(fn(call, services))
+                    token = _current_call.set(call)
+                    try:
+                        response = jsonify(fn(call, services))
+                    finally:
+                        _current_call.reset(token)
                 for task in g.pop("mattermost_apps_after_response", ()):
                     response.call_on_close(_guarded(task, deadline))
                 return response

@@ -8,7 +8,14 @@ import pytest
 
 from app import create_app
 from mattermost_apps import forbidden_call_paths
-from mattermost_apps.testing import EXPAND_LEVELS, call_headers, ping_request, sign_jwt
+from mattermost_apps.testing import (
+    DEFAULT_COMPLETE_EXPAND,
+    DEFAULT_CONNECT_EXPAND,
+    EXPAND_LEVELS,
+    call_headers,
+    ping_request,
+    sign_jwt,
+)
 from tests.apps_plugin.manifest_rules import (
     MAX_VERSION_LENGTH,
     clean_static_path,
@@ -75,22 +82,26 @@ def test_manifest_urls_come_from_the_root_url_setting(root_url, expected_root, e
     assert validate_manifest(manifest) == []
 
 
-def test_manifest_bindings_expand_gives_roles_and_the_oauth2_app_and_user(manifest):
+def test_manifest_bindings_expand_gives_roles_the_oauth2_app_and_user_and_the_locale(manifest):
     assert manifest["bindings"] == {
         "path": paths.BINDINGS,
-        "expand": {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all"},
+        "expand": {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
     }
 
 
-def test_manifest_keeps_the_default_oauth2_calls(manifest):
-    # Declaring an expand would replace the default one whole, and the complete call would lose the
-    # acting_user_access_token it stores the record with (`Call.WithDefault`, `apps/call.go`).
-    assert "get_oauth2_connect_url" not in manifest
-    assert "on_oauth2_complete" not in manifest
+@pytest.mark.parametrize(
+    ("call", "default"), [("get_oauth2_connect_url", DEFAULT_CONNECT_EXPAND), ("on_oauth2_complete", DEFAULT_COMPLETE_EXPAND)]
+)
+def test_manifest_declares_the_oauth2_calls_with_all_of_the_default_expand_and_the_locale(manifest, call, default):
+    # A declared expand replaces the default one whole (`Call.WithDefault`, `apps/call.go`): the complete call must
+    # keep the acting_user_access_token it stores the record with, and the default paths stay.
+    declared = manifest[call]
+    assert declared["path"] == {"get_oauth2_connect_url": paths.OAUTH2_CONNECT, "on_oauth2_complete": paths.OAUTH2_COMPLETE}[call]
+    assert declared["expand"] == {**default, "locale": "all"}
 
 
 def test_manifest_expand_levels_are_ones_the_plugin_accepts(manifest):
-    for call_name in ("bindings", "on_install"):
+    for call_name in ("bindings", "on_install", "get_oauth2_connect_url", "on_oauth2_complete"):
         for key, level in manifest[call_name].get("expand", {}).items():
             assert level.removeprefix("+") in EXPAND_LEVELS, (call_name, key, level)
 

@@ -95,3 +95,32 @@ def test_every_sentence_is_used(key):
     code = "\n".join(text.split("_DEFAULTS = ")[-1] if path.name == "messages.py" else text for path, text in SOURCES.items())
     used = f'"{key}"' in code or key.startswith(DYNAMIC_FAMILIES) or key in raised("TokenUnavailable")
     assert used, f"{key} is in the catalogue but nothing says it"
+
+
+# -- the user's locale ---------------------------------------------------------------------------------------------
+
+
+def test_every_call_that_answers_with_a_sentence_asks_for_the_locale():
+    import json
+
+    from commands import COMMANDS
+    from handlers.configure import SUBMIT_EXPAND
+    from services import MANIFEST_TEMPLATE
+
+    manifest = json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))
+    expands = [c.expand for c in COMMANDS] + [SUBMIT_EXPAND]
+    expands += [manifest[name]["expand"] for name in ("bindings", "on_install", "get_oauth2_connect_url", "on_oauth2_complete")]
+    assert all(expand.get("locale") == "all" for expand in expands), expands
+
+
+def test_a_translation_is_a_catalogue_and_no_handler_changes(plugin, monkeypatch):
+    # The locale comes with the call; the lookup reads it from the call being handled.
+    monkeypatch.setitem(messages.CATALOGUES, "fr", {"help.intro": "**/{command}** relie votre compte {provider} à Mattermost."})
+    from mattermost_apps.testing import User
+    from tests.conftest import ALICE, HELP_EXPAND, paths
+
+    french = User(**{**ALICE.__dict__, "locale": "fr"})
+    lines = plugin.call(paths.HELP, HELP_EXPAND, user=french)["text"].splitlines()
+    assert lines[0] == "**/google** relie votre compte Google à Mattermost."
+    assert lines[1].startswith("- `/google ")  # a sentence the catalogue lacks falls back to English
+    assert plugin.call(paths.HELP, HELP_EXPAND)["text"].startswith("**/google** connects your Google account")

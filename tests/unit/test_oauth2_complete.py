@@ -259,12 +259,17 @@ def test_without_a_bot_token_the_flow_still_succeeds(configured, google, matterm
         "nothing printable",
     ],
 )
-def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(configured, requests_mock, values, expected_text):
+def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(
+    configured, requests_mock, mattermost, values, expected_text
+):
     # The plugin checks the state and forwards the provider's query whatever it says
     # (`InvokeCompleteRemoteOAuth2`, `server/proxy/invoke_oauth2.go`).
     result = complete(configured, **values)
     assert result == {"type": "error", "text": expected_text}
-    assert requests_mock.request_history == []
+    # Nothing exchanged, nothing stored; only the bot's DM of the same sentence, after the answer: the plugin shows
+    # it on a bare page a phone user may close unread.
+    assert [(r.method, r.url) for r in requests_mock.request_history] == [("POST", DM_CHANNEL_URL), ("POST", POSTS_URL)]
+    assert json.loads(mattermost.posts.last_request.body)["message"] == expected_text
 
 
 @pytest.mark.parametrize(
