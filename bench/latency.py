@@ -26,6 +26,7 @@ from .targets import Comparison
 from .workload import Call
 
 SETTLE_TIMEOUT_S = 10.0
+CALL_TIMEOUT_S = 15.0
 
 Answer = dict[str, Any]
 
@@ -122,7 +123,7 @@ class Measurement:
         }
 
 
-def post(app_url: str, call: Call, *, timeout: float = 30.0) -> tuple[float, float, float, int, bytes]:
+def post(app_url: str, call: Call, *, timeout: float = CALL_TIMEOUT_S) -> tuple[float, float, float, int, bytes]:
     """(sent, headers received, body read, status, body), on a connection opened before `sent`."""
     parts = urlsplit(app_url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
@@ -165,7 +166,12 @@ def _call_once(operation: Operation, app_url: str, stubs: Sequence[StubServer], 
     call = operation.build()
     operation.prepare(call)
     settle(stubs, quiet=quiet)
-    sent, received, done, status, body = post(app_url, call)
+    no_answer = ""
+    try:
+        sent, received, done, status, body = post(app_url, call)
+    except (OSError, http.client.HTTPException) as exc:  # a hung worker, a crash: say so, and go on to the next
+        sent = received = done = time.monotonic()
+        status, body, no_answer = 0, b"", f"got no answer ({type(exc).__name__})"
     settle(stubs, quiet=quiet)
     requests = [r for stub in stubs for r in stub.log.requests_since(sent)]
     split = split_at_response(requests, received)
@@ -181,7 +187,7 @@ def _call_once(operation: Operation, app_url: str, stubs: Sequence[StubServer], 
         longest_chain(on_the_wait),
         {stub.name: stub.log.connections_since(sent) for stub in stubs},
     )
-    measurement.problems += _answer_problems(operation, status, body)
+    measurement.problems += [no_answer] if no_answer else _answer_problems(operation, status, body)
     kinds = {r.kind for r in requests}
     measurement.problems += [f"made no {short_name(k)} request" for k in operation.needs if k not in kinds]
     measurement.problems += [f"made a {short_name(k)} request it must not make" for k in operation.forbids if k in kinds]

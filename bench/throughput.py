@@ -55,6 +55,10 @@ class Endpoint:
         """The unrounded ratio of the two servers' median req/s."""
         return self.median_rps(server) / self.median_rps(baseline)
 
+    def cpu_ratio(self, server: str, other: str) -> float:
+        """`server`'s median worker CPU per request over `other`'s."""
+        return self.median_cpu_us(server) / self.median_cpu_us(other)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -71,6 +75,7 @@ class Endpoint:
             },
             "app_over_least_correct": self.ratio(APP, LEAST_CORRECT),
             "app_over_bare": self.ratio(APP, BARE),
+            "cpu_least_correct_over_app": self.cpu_ratio(LEAST_CORRECT, APP),
         }
 
 

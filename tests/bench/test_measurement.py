@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from bench import latency, report, run
 from bench.bare_app import JWT_HEADER, create_bare_app, create_least_correct_app
+from bench.servers import free_port
 from bench.stubs import REFRESH, TOKEN_PATH, ProviderStub, StubServer
 from bench.workload import APP_SECRET, CLIENT_ID, CLIENT_SECRET, Call, Workload
 
@@ -177,3 +178,11 @@ def test_make_bench_leaves_the_docs_alone_and_bench_docs_refreshes_only_the_mark
     written = report.write_artifacts("20300101T000000Z", "the report", {"passed": False}, tmp_path / "artifacts")
     assert written.read_text(encoding="utf-8") == "the report\n"
     assert json.loads(written.with_suffix(".json").read_text(encoding="utf-8")) == {"passed": False}
+
+
+def test_an_app_that_does_not_answer_is_reported_and_the_bench_goes_on(stub):
+    nothing_there = f"http://127.0.0.1:{free_port()}"
+
+    measured = latency.measure(operation("/op", 0), nothing_there, [stub], quiet=DELAY)
+
+    assert measured.problems == ["got no answer (ConnectionRefusedError)"]
