@@ -16,7 +16,7 @@ UV_COMPILE := env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IN
 LOCK_ARGS ?=
 SHELL_SCRIPTS := .ci/run $(wildcard scripts/*.sh)
 
-.PHONY: help run test test-fast lint lock bench demo clean
+.PHONY: help run test test-fast lint lock bench bench-docs demo clean
 
 # The venv holds exactly one lock file: it is made anew whenever that lock changes. The dev lock holds the
 # runtime set at the same versions, so a venv made from it serves `make run` too.
@@ -74,9 +74,13 @@ demo: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
 	$(PY) -m tests.e2e.demo
 
-## bench: the app beside bare Flask under gunicorn (wrk), round trips per operation, memory; see docs/performance.md
+## bench: what a user waits for per operation (stubs 50 ms away), throughput beside an honest baseline (wrk); see docs/performance.md
 bench: $(VENV)/.dev
 	$(PY) -m bench.run
+
+## bench-docs: the same run, then refresh the marked section of docs/performance.md from it
+bench-docs: $(VENV)/.dev
+	$(PY) -m bench.run --docs
 
 ## clean: delete the venv, the npm packages, test artifacts and caches
 clean:

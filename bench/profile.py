@@ -1,7 +1,8 @@
 """Where a call's time goes, in-process: `python -m bench.profile [/bindings|/oauth2/connect] [--calls N] [--html FILE]`.
 
 Calls the app's WSGI callable directly (no server, no test client overhead) with the exact body and headers the
-bench loads, times it beside bare Flask serving the same bytes, and profiles it with pyinstrument.
+bench loads, times it beside the least correct handler and bare Flask serving the same bytes (bench/bare_app.py),
+and profiles it with pyinstrument.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from werkzeug.test import EnvironBuilder
 from app import create_app
 from settings import Settings
 
-from .bare_app import create_bare_app
+from .bare_app import create_bare_app, create_least_correct_app
 from .workload import APP_SECRET, Call, Workload
 
 SITE = "http://127.0.0.1:9"  # never contacted by /bindings or /oauth2/connect
@@ -75,9 +76,14 @@ def main() -> int:
     if b'"type":"ok"' not in body:
         print(f"not an ok CallResponse: {body[:300]!r}", file=sys.stderr)
         return 1
-    bare_call = caller(create_bare_app({f"POST {call.path}": body.decode()}), call)
-    app_us, bare_us = per_call_us(app_call, args.calls), per_call_us(bare_call, args.calls)
-    print(f"{args.path}: app {app_us:.0f} µs/call, bare Flask {bare_us:.0f} µs/call, app - bare = {app_us - bare_us:.0f} µs")
+    bodies = {f"POST {call.path}": body.decode()}
+    least_call = caller(create_least_correct_app(bodies, APP_SECRET), call)
+    bare_call = caller(create_bare_app(bodies), call)
+    app_us, least_us, bare_us = (per_call_us(fn, args.calls) for fn in (app_call, least_call, bare_call))
+    print(
+        f"{args.path}: app {app_us:.0f} µs/call, least-correct {least_us:.0f} µs/call, bare Flask {bare_us:.0f} µs/call; "
+        f"app - least-correct = {app_us - least_us:.0f} µs"
+    )
 
     from pyinstrument import Profiler
 

@@ -1,8 +1,13 @@
 """The calls the bench sends: CallRequests built exactly as the Apps plugin builds them, JWT-signed, with
-encrypted token records made with the key the app derives from its APP_SECRET."""
+encrypted token records made with the key the app derives from its APP_SECRET.
+
+Every call is built when it is sent (a fresh JWT), and every record has refresh and access tokens of its own,
+so no call replays a refresh token another call already traded in.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -45,11 +50,12 @@ def bindings_expand() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Call:
-    """One HTTP call to the app: path, exact JSON body, headers (JWT included)."""
+    """One HTTP call to the app: path, exact JSON body, headers (JWT included), and the record it carries."""
 
     path: str
     body: str
     headers: dict[str, str]
+    record: dict[str, Any] | None = None
 
 
 class Workload:
@@ -64,9 +70,11 @@ class Workload:
             oauth2_app={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
         )
         self.cipher = TokenCipher(Settings(app_secret=secret).token_keys)
+        self._tags = itertools.count(1)
 
-    def record(self, *, stale: bool, tag: str) -> dict[str, Any]:
-        """An encrypted record as the app stores it; `tag` makes its refresh token unique."""
+    def record(self, *, stale: bool, tag: str = "") -> dict[str, Any]:
+        """An encrypted record as the app stores it, with tokens no other record has."""
+        tag = tag or f"r{next(self._tags)}"
         expires_at = time.time() + (-10 if stale else 3600)
         record = TokenRecord(f"ya29.bench-{tag}", f"1//bench-refresh-{tag}", expires_at, SCOPES, "Bearer", Identity(**IDENTITY))
         return self.cipher.seal(record)
@@ -83,29 +91,19 @@ class Workload:
             stored_oauth2_user=stored,
             values=values,
         )
-        return Call(path, json.dumps(body), call_headers(self.installed, body))
-
-    # -- the calls that are loaded -------------------------------------------------------------------
+        return Call(path, json.dumps(body), call_headers(self.installed, body), record)
 
     def bindings(self) -> Call:
+        """For a connected user; the same record every time, as the plugin sends it on every refresh."""
         return self.call("/bindings", bindings_expand(), record=self.record(stale=False, tag="bindings"))
 
     def oauth2_connect(self) -> Call:
         return self.call("/oauth2/connect", DEFAULT_CONNECT_EXPAND, values={"state": STATE})
 
-    def info(self, *, stale: bool = False, tag: str = "fresh") -> Call:
-        return self.call(COMMAND["info"].path, COMMAND["info"].expand, record=self.record(stale=stale, tag=tag))
-
-    # -- the other operations whose round trips are counted ------------------------------------------
-
     def oauth2_complete(self) -> Call:
-        values = {"state": STATE, "code": "4/0AbenchCode", "scope": SCOPES, "iss": "https://accounts.google.com"}
+        values = {"state": STATE, "code": f"4/0Abench-code-{next(self._tags)}", "scope": SCOPES}
         return self.call("/oauth2/complete", DEFAULT_COMPLETE_EXPAND, values=values)
 
-    def events(self) -> Call:
-        return self.call(COMMAND["events"].path, COMMAND["events"].expand, record=self.record(stale=False, tag="events"))
-
-    def disconnect(self) -> Call:
-        return self.call(
-            COMMAND["disconnect"].path, COMMAND["disconnect"].expand, record=self.record(stale=False, tag="disconnect")
-        )
+    def command(self, label: str, *, stale: bool = False) -> Call:
+        command = COMMAND[label]
+        return self.call(command.path, command.expand, record=self.record(stale=stale))
