@@ -31,7 +31,7 @@ from .stubs import (
     MattermostStub,
     ProviderStub,
 )
-from .workload import ALICE_TOKEN, Call, Workload
+from .workload import ALICE, ALICE_TOKEN, Call, Workload
 
 GOOGLE_LIKE = "google-like"  # the app whose provider does not rotate refresh tokens, as Google
 ROTATING = "rotating"  # the app whose provider rotates them
@@ -78,7 +78,7 @@ def build_operations(
     def stores_rotated_token() -> str:
         stored = mattermost.stored(ALICE_TOKEN)
         try:
-            refresh_token = work.cipher.open(stored).refresh_token
+            refresh_token = work.cipher.open(stored, user_id=ALICE.id).refresh_token
         except Exception as exc:
             return f"the stored record does not open ({type(exc).__name__})"
         if refresh_token != rotating.last_refresh_token:

@@ -152,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             **extra,
         }
 
-    envs = {GOOGLE_LIKE: app_env(provider, {}), ROTATING: app_env(rotating, rotating_env)}
+    # The rotating provider's app is told so, as an admin would (it re-reads the record inside the refresh lock).
+    envs = {
+        GOOGLE_LIKE: app_env(provider, {}),
+        ROTATING: app_env(rotating, {"OAUTH2_ROTATES_REFRESH_TOKENS": "true", **rotating_env}),
+    }
     run = report.Run(
         machine(), knobs, build_operations(work, provider, rotating, mattermost), app_env={k: dict(v) for k, v in envs.items()}
     )

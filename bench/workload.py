@@ -77,7 +77,7 @@ class Workload:
         tag = tag or f"r{next(self._tags)}"
         expires_at = time.time() + (-10 if stale else 3600)
         record = TokenRecord(f"ya29.bench-{tag}", f"1//bench-refresh-{tag}", expires_at, SCOPES, "Bearer", Identity(**IDENTITY))
-        return self.cipher.seal(record)
+        return self.cipher.seal(record, user_id=ALICE.id)
 
     def call(
         self, path: str, expand: dict[str, str], *, record: dict[str, Any] | None = None, values: dict[str, Any] | None = None

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 import requests
 
-from provider import Identity, OAuth2Provider, RevokeOutcome
+from provider import Identity, OAuth2Provider, RevokeOutcome, TokenGrant
 
 PAGE_PATH = Path(__file__).resolve().parents[2] / "docs" / "adapting.md"
 PAGE = PAGE_PATH.read_text(encoding="utf-8")
@@ -53,7 +53,10 @@ def test_github_revokes_with_a_delete_and_maps_its_user(requests_mock):
     assert json.loads(grant.last_request.body) == {"access_token": "gho_token"}
     assert grant.last_request.headers["Authorization"].startswith("Basic ")
     requests_mock.get("https://api.github.com/user", json={"id": 583231, "login": "octocat", "name": None, "email": None})
-    assert github.identity("gho_token") == Identity(sub="583231", email="", name="octocat")
+    assert github.userinfo("gho_token") == Identity(sub="583231", email="", name="octocat")
+    # With no ID token (GitHub sends none), the identity is userinfo's.
+    grant = TokenGrant("gho_token", None, None, "read:user", "bearer")
+    assert github.identity(grant, client_id="the-client") == Identity(sub="583231", email="", name="octocat")
 
 
 def string_constants(path: Path) -> list[str]:
