@@ -254,19 +254,8 @@ EXPAND_KEYS = (
     "oauth2_app",
     "oauth2_user",
 )
-_CONTEXT_ORDER = (
-    "app",
-    "acting_user",
-    "acting_user_access_token",
-    "locale",
-    "channel",
-    "channel_member",
-    "team",
-    "team_member",
-    "post",
-    "root_post",
-    "user",
-)
+# The order the expanded fields appear in the context: the same, without the two that fill `context.oauth2`.
+_CONTEXT_ORDER = EXPAND_KEYS[:-2]
 
 
 class _StepFailed(Exception):

@@ -14,6 +14,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from mattermost_apps.testing import EXPAND_KEYS
+
 from . import golang
 from .manifest_rules import InvalidInput, clean_static_url
 
@@ -23,21 +25,6 @@ COMMAND = "/command"
 CHANNEL_HEADER = "/channel_header"
 POST_MENU = "/post_menu"
 TOP_LOCATIONS = (CHANNEL_HEADER, COMMAND, POST_MENU)  # `Location.IsTop`; /in_post is not one
-EXPAND_KEYS = (
-    "app",
-    "acting_user",
-    "acting_user_access_token",
-    "locale",
-    "channel",
-    "channel_member",
-    "team",
-    "team_member",
-    "post",
-    "root_post",
-    "user",
-    "oauth2_app",
-    "oauth2_user",
-)
 
 
 class DecodeError(ValueError):

@@ -583,3 +583,21 @@ def test_help_when_not_configured_says_to_ask_an_admin(plugin):
 
 def test_help_when_configured_does_not_mention_configuring(configured):
     assert messages.text("not_configured") not in configured.call(paths.HELP, HELP_EXPAND)["text"]
+
+
+def test_help_before_connecting_says_what_connecting_unlocks(configured, connect_user):
+    # A new user sees connect and help; without this line they would not know what connecting is for.
+    before = configured.call(paths.HELP, HELP_EXPAND)["text"]
+    unlocked = [c.label for c in COMMANDS if c.shown_to(Viewer(is_admin=False, is_connected=True))]
+    unlocked = [label for label in unlocked if f"`/google {label}`:" not in before]
+    assert unlocked and f"Once you have connected your Google account: {', '.join(f'`/google {u}`' for u in unlocked)}." in before
+    connect_user(ALICE)
+    assert "Once you have connected" not in configured.call(paths.HELP, HELP_EXPAND)["text"]
+
+
+def test_a_connected_user_can_still_connect_to_switch_accounts(configured, connect_user):
+    connect_user(ALICE)
+    labels = [c.label for c in COMMANDS if c.shown_to(Viewer(is_admin=False, is_connected=True))]
+    assert "connect" in labels
+    text = configured.call(paths.CONNECT, CONNECT_EXPAND)["text"]
+    assert text.startswith("Your Google account **alice@gmail.com** is already connected. [Connect again](")
