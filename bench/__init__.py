@@ -1,1 +1,2 @@
-"""`make bench`: throughput beside bare Flask, round trips per operation, memory and start-up (see docs/performance.md)."""
+"""`make bench`: what a user waits for per operation (its sequential round trips, against stubs 50 ms away),
+and throughput beside the least correct handler (see docs/performance.md)."""
