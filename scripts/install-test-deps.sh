@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond the Python venv, only when it is missing:
-# Debian's chromium (for Playwright; no browser download) and the npm packages in tests/node (the test OAuth2 server, the web-client code).
+# Debian's chromium (for Playwright; no browser download), Debian's redis-server (the tests start private instances of
+# it for the refresh lock across hosts) and the npm packages in tests/node (the test OAuth2 server, the web-client code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,13 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "install-test-deps: installing chromium (apt-get)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+if ! command -v redis-server >/dev/null; then
+  command -v apt-get >/dev/null || { echo "install-test-deps: redis-server is missing and there is no apt-get: install Redis 7 (redis-server on the PATH)" >&2; exit 1; }
+  echo "install-test-deps: installing redis-server (apt-get)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
