@@ -271,7 +271,14 @@ def app_env(
     }
 
 
-def start_app(port: int, *, env: Mapping[str, str], log_dir: Path, name: str = "app") -> ManagedProcess:
+def start_app(
+    port: int,
+    *,
+    env: Mapping[str, str],
+    log_dir: Path,
+    name: str = "app",
+    workers: int = 1,
+) -> ManagedProcess:
     argv = [
         sys.executable,
         "-m",
@@ -280,7 +287,7 @@ def start_app(port: int, *, env: Mapping[str, str], log_dir: Path, name: str = "
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "1",
+        str(workers),
         # gunicorn's control socket defaults to one fixed path per user; several apps on one machine would clash.
         "--no-control-socket",
     ]
