@@ -303,9 +303,10 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
             **{name: {"level": libraries} for name in ("urllib3", "requests_oauthlib", "oauthlib")},
-            # gunicorn's own loggers, with our handler instead of theirs.
+            # gunicorn's own loggers, with our handler instead of theirs. No access log: the app logs what matters,
+            # and a line per request is noise (gunicorn turns it on whenever logconfig_dict is set).
             "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
-            "gunicorn.access": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
 

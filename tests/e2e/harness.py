@@ -356,6 +356,15 @@ class EmulatorClient:
     def posts(self, username: str) -> list[dict[str, Any]]:
         return self._get(f"/posts/{username}")
 
+    def wait_for_posts(self, username: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The user's posts once there are `count` of them: the app posts its confirmations after it has answered."""
+        deadline = time.monotonic() + timeout
+        while True:
+            posts = self.posts(username)
+            if len(posts) >= count or time.monotonic() >= deadline:
+                return posts
+            time.sleep(0.05)
+
     def log(self) -> dict[str, list[dict[str, Any]]]:
         return self._get("/log")
 

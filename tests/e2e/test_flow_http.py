@@ -81,7 +81,7 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     assert [r["status"] for r in provider.token_requests("authorization_code")] == [200]
     # The identity came from the ID token of the exchange: no userinfo round trip while the user waited.
     assert [r for r in provider.requests_log() if r["path"] == "/me"] == []
-    [dm] = emulator.posts("alice")
+    [dm] = emulator.wait_for_posts("alice", 1)
     assert "**alice@example.test** is now connected" in dm["message"]
 
     info = emulator.command("alice", "/google info")
@@ -159,7 +159,9 @@ def test_cancelled_consent_gives_a_clear_error_and_stores_nothing(configured: St
     assert "You did not allow access at Google, so your Google account was not connected." in page.text
     assert [c["type"] for c in emulator.app_calls("/oauth2/complete")] == ["error"]
     assert emulator.stored_oauth2_user("alice") is None and stores(configured) == []
-    assert emulator.posts("alice") == []
+    # The same sentence waits in the bot's DM: the plugin's bare error page is easy to close unread.
+    [dm] = emulator.wait_for_posts("alice", 1)
+    assert dm["message"] == "You did not allow access at Google, so your Google account was not connected."
     assert configured.provider.token_requests("authorization_code") == []
 
 

@@ -95,4 +95,4 @@ def test_connect_on_one_replica_and_complete_on_the_other(stack: Stack, replicas
         answer = emulator.command("alice", command)
         assert answer["type"] == "ok", (command, answer)
     assert {name for _path, name in replicas.served} == {"A", "B"}
-    assert "**alice@example.test** is now connected" in emulator.posts("alice")[0]["message"]
+    assert "**alice@example.test** is now connected" in emulator.wait_for_posts("alice", 1)[0]["message"]

@@ -90,6 +90,8 @@ def test_one_format_for_the_apps_lines_and_gunicorns(tmp_path):
     lines = [line for line in serve_briefly(tmp_path) if line.strip()]
     for line in lines:
         assert " INFO [" in line or " WARNING [" in line, line  # time level [pid] logger: message
+    # and no line per request: serve_briefly made several
+    assert not [line for line in lines if "gunicorn.access" in line or "GET /manifest.json" in line]
 
 
 def test_log_format_json_makes_every_line_an_object(tmp_path):
