@@ -1,9 +1,9 @@
 """Flask glue for an HTTP App: every call route answers HTTP 200 with a CallResponse, whatever happens.
 
 `CallRouter` collects call handlers `fn(call, services) -> CallResponse`. `install(app, ...)` registers them as
-`POST <path>` in one blueprint that checks, before the handler runs, the body limit, the JWT and the CallRequest's
-shape, and turns any failure in it into `{"type": "error", "text": explain(exc)}` with HTTP 200: the plugin shows
-a non-200 answer as its raw body. Only the call routes get that treatment; the app's GET routes (and unknown
+`POST <path>` views that check, before the handler runs, the JWT, the body limit and the CallRequest's shape, and
+turn any failure into `{"type": "error", "text": explain(exc)}` with HTTP 200: the plugin shows a non-200 answer
+as its raw body. Only the call routes get that treatment; the app's GET routes (and unknown
 paths) keep Flask's real HTTP errors, so a broken health check fails.
 """
 
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, g, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .calls import BadCallRequest, CallRequest, CallResponse, error
@@ -38,10 +38,18 @@ def current_call() -> CallRequest | None:
     return _current_call.get()
 
 
+_after_response: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "mattermost_apps_after_response", default=None
+)
+
+
 def after_response(task: Callable[[], None]) -> None:
     """Run `task` once this call's answer has been sent, under a deadline of its own: work the caller need not wait
     for (a confirmation message). Its failure is logged and touches nothing of the answer."""
-    g.setdefault("mattermost_apps_after_response", []).append(task)
+    tasks = _after_response.get()
+    if tasks is None:
+        raise RuntimeError("after_response() is for a call handler")
+    tasks.append(task)
 
 
 class CallTooLarge(Exception):
@@ -84,27 +92,8 @@ class CallRouter:
         # One byte over the limit: werkzeug stops reading a chunked body (no Content-Length) at MAX_CONTENT_LENGTH
         # without an error, so a body that reads as longer than `max_body` is how an oversized stream shows.
         app.config["MAX_CONTENT_LENGTH"] = max_body + 1
-        calls = Blueprint("calls", __name__)
 
-        def make_view(fn: Handler) -> Callable[[], Response]:
-            def view() -> Response:
-                with call_deadline(deadline):
-                    call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
-                    token = _current_call.set(call)
-                    try:
-                        response = jsonify(fn(call, services))
-                    finally:
-                        _current_call.reset(token)
-                for task in g.pop("mattermost_apps_after_response", ()):
-                    response.call_on_close(_guarded(task, deadline))
-                return response
-
-            return view
-
-        for path, fn in self.handlers.items():
-            calls.add_url_rule(path, endpoint="call" + path.replace("/", "_"), view_func=make_view(fn), methods=["POST"])
-
-        def call_error(exc: Exception) -> tuple[Response, int]:
+        def call_error(exc: Exception) -> Response:
             if isinstance(exc, RequestEntityTooLarge):
                 exc = CallTooLarge(max_body)
             if isinstance(exc, JWTRejected):
@@ -113,10 +102,31 @@ class CallRouter:
                 log.info("bad call request on %s: %s", request.path, exc)
             else:
                 log.exception("unhandled error in call %s", request.path)
-            return jsonify(error(explain(exc))), 200
+            return jsonify(error(explain(exc)))
 
-        calls.register_error_handler(Exception, call_error)
-        app.register_blueprint(calls)
+        def make_view(fn: Handler) -> Callable[[], Response]:
+            # Each call view answers its own failures (HTTP 200, a CallResponse); the app's other routes keep Flask's.
+            def view() -> Response:
+                tasks: list[Callable[[], None]] = []
+                try:
+                    with call_deadline(deadline):
+                        call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
+                        tokens = _current_call.set(call), _after_response.set(tasks)
+                        try:
+                            response = jsonify(fn(call, services))
+                        finally:
+                            _current_call.reset(tokens[0])
+                            _after_response.reset(tokens[1])
+                except Exception as exc:  # noqa: BLE001 - every failure of a call becomes its CallResponse
+                    return call_error(exc)
+                for task in tasks:
+                    response.call_on_close(_guarded(task, deadline))
+                return response
+
+            return view
+
+        for path, fn in self.handlers.items():
+            app.add_url_rule(path, endpoint="call" + path.replace("/", "_"), view_func=make_view(fn), methods=["POST"])
 
 
 def _guarded(task: Callable[[], None], deadline: float) -> Callable[[], None]:
@@ -132,13 +142,11 @@ def _guarded(task: Callable[[], None], deadline: float) -> Callable[[], None]:
 
 def _read_call(req: Request, jwt_secret: str | None, max_body: int) -> CallRequest:
     # `req` is the request object itself, not Flask's proxy: this runs on every call, and each proxy lookup costs.
-    if req.content_length is not None and req.content_length > max_body:
-        raise CallTooLarge(max_body)
     claims: dict[str, Any] = {}
     if jwt_secret is not None:
         # The signature is checked before the body is parsed: an unsigned caller costs us no JSON work.
         claims = verify_call_jwt(req.headers.get(HEADER), jwt_secret)
-    body = req.get_data(cache=False)
+    body = req.get_data(cache=False)  # over MAX_CONTENT_LENGTH by its Content-Length: RequestEntityTooLarge
     if len(body) > max_body:  # a chunked body: no Content-Length to check up front
         raise CallTooLarge(max_body)
     call = CallRequest.from_bytes(body)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextvars
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,14 +32,18 @@ _attempt_timeout: contextvars.ContextVar[float] = contextvars.ContextVar("matter
 _MAX_ORIGINS = 64
 
 
-@contextmanager
-def call_deadline(seconds: float) -> Iterator[None]:
-    """Everything the session sends inside the block finishes within `seconds` from now."""
-    token = _deadline.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class call_deadline:  # noqa: N801 - used as a function: `with call_deadline(25):`
+    """Everything the session sends inside the block finishes within `seconds` from now. (A class rather than a
+    generator: it wraps every call.)"""
+
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    def __enter__(self) -> None:
+        self._token = _deadline.set(self._at)
+
+    def __exit__(self, *exc: object) -> None:
+        _deadline.reset(self._token)
 
 
 def time_left() -> float | None:
