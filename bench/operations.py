@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from handlers.messages import text
 
@@ -114,7 +115,7 @@ def build_operations(
             Operation(
                 f"{label}, fresh token",
                 GOOGLE_LIKE,
-                lambda label=label: work.command(label),
+                partial(work.command, label),
                 "==",
                 1,
                 check=check,
@@ -125,7 +126,7 @@ def build_operations(
             Operation(
                 f"{label}, stale token, provider does not rotate",
                 GOOGLE_LIKE,
-                lambda label=label: work.command(label, stale=True),
+                partial(work.command, label, stale=True),
                 "==",
                 2,
                 check=check,
@@ -135,7 +136,7 @@ def build_operations(
             Operation(
                 f"{label}, stale token, provider rotates",
                 ROTATING,
-                lambda label=label: work.command(label, stale=True),
+                partial(work.command, label, stale=True),
                 "<=",
                 3,
                 check=check,

@@ -37,11 +37,14 @@ def settings() -> Settings:
 
 
 def caller(app: Flask, call: Call) -> Callable[[], bytes]:
-    environ = EnvironBuilder(path=call.path, method="POST", data=call.body.encode(), headers=call.headers).get_environ()
+    environ = EnvironBuilder(
+        path=call.path, method="POST", data=call.body.encode(), headers=list(call.headers.items())
+    ).get_environ()
 
-    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+    def start_response(status: str, headers: Any, exc_info: Any = None, /) -> Callable[[bytes], object]:
         if not status.startswith("200"):
             raise RuntimeError(status)
+        return lambda _data: None
 
     def once() -> bytes:
         env = dict(environ)

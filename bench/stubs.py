@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -179,13 +179,13 @@ class StubServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        host, port = self._server.server_address[:2]  # an IPv4 server: (str, int)
+        return f"http://{host!s}:{port}"
 
     def _serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.05)  # how soon stop() returns
 
-    def start(self) -> StubServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 

@@ -13,6 +13,7 @@ import argparse
 import re
 import sys
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def read_lock(path: Path) -> tuple[dict[str, Pin], list[str]]:
     return pins, problems
 
 
-def check_declared(declared: list[str], where: str, lock: dict[str, Pin], lock_name: str) -> list[str]:
+def check_declared(declared: Iterable[object], where: str, lock: dict[str, Pin], lock_name: str) -> list[str]:
     problems = []
     for entry in declared:
         if not isinstance(entry, str):
