@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
@@ -78,7 +78,7 @@ class StubServer:
                 route = stub.routes.get((self.command, parts.path))
                 answer = route(request) if route else (404, "no such stub route")
                 status, payload = answer[0], answer[1]
-                extra_headers = answer[2] if len(answer) > 2 else {}  # type: ignore[misc]
+                extra_headers = answer[2] if len(answer) > 2 else {}
                 if status == 0:  # drop the connection without answering
                     self.close_connection = True
                     return
@@ -122,7 +122,7 @@ class StubServer:
         with self._lock:
             return [h for h in self.hits if h.method == method and h.path == path]
 
-    def __enter__(self) -> StubServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
