@@ -155,9 +155,9 @@ def validate_deploy(manifest: dict[str, Any]) -> list[str]:
         functions = _functions(manifest["open_faas"])
         if not functions:
             problems.append("must provide at least 1 function" + INVALID)
-        missing = [(f, key) for f in functions for key in ("path", "name") if not f.get(key)]
-        if missing:  # the first one only: `OpenFAAS.Validate` returns on it
-            function, key = missing[0]
+        empty = [(f, key) for f in functions for key in ("path", "name") if not f.get(key)]
+        if empty:  # the first one only: `OpenFAAS.Validate` returns on it
+            function, key = empty[0]
             name = golang.quote(str(function.get("name") or ""))
             problems.append(f"invalid function {name}: invalid OpenFaaS function: {key} must not be empty" + INVALID)
     plugin = manifest.get("plugin")
@@ -174,7 +174,8 @@ def validate_manifest(manifest: Any) -> list[str]:
     display_name = manifest.get("display_name")
     if not display_name:
         problems.append("display_name is empty" + INVALID)
-    homepage_url = manifest.get("homepage_url") if isinstance(manifest.get("homepage_url"), str) else ""
+    raw_homepage_url = manifest.get("homepage_url")
+    homepage_url = raw_homepage_url if isinstance(raw_homepage_url, str) else ""
     if not homepage_url:
         problems.append("homepage_url is empty" + INVALID)
     if (why := url_problem(homepage_url)) is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from flask import Blueprint, Response, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse  # what flask.redirect returns: flask's Response's base
 
 from mattermost_apps.testing import PLUGIN_PATH, User
 
@@ -205,7 +206,7 @@ def webapp(plugin: Plugin) -> Blueprint:
         return login_page()
 
     @web.post("/login")
-    def login() -> Response | tuple[str, int]:
+    def login() -> WerkzeugResponse | tuple[str, int]:
         user = store.user_by_name(request.form.get("username", "").strip())
         if user is None or user.is_bot:
             return login_page("Enter a valid username (sysadmin, alice or bob)."), 401
@@ -214,18 +215,18 @@ def webapp(plugin: Plugin) -> Blueprint:
         return response
 
     @web.post("/logout")
-    def logout() -> Response:
+    def logout() -> WerkzeugResponse:
         response = redirect("/login", code=302)
         response.delete_cookie(COOKIE)
         return response
 
     @web.get("/")
-    def home() -> Response | str:
+    def home() -> WerkzeugResponse | str:
         user = signed_in()
         return home_page(user) if user else redirect("/login", code=302)
 
     @web.post("/")
-    def command() -> Response | str:
+    def command() -> WerkzeugResponse | str:
         user = signed_in()
         if user is None:
             return redirect("/login", code=302)
@@ -233,7 +234,7 @@ def webapp(plugin: Plugin) -> Blueprint:
         return home_page(user, render_response(run_command(plugin, user, text)), text)
 
     @web.post("/form")
-    def submit_form() -> Response | str:
+    def submit_form() -> WerkzeugResponse | str:
         user = signed_in()
         if user is None:
             return redirect("/login", code=302)
@@ -248,7 +249,7 @@ def webapp(plugin: Plugin) -> Blueprint:
         return home_page(user, render_response(submit(plugin, user, call, values)))
 
     @web.get("/messages")
-    def messages() -> Response | str:
+    def messages() -> WerkzeugResponse | str:
         user = signed_in()
         if user is None:
             return redirect("/login", code=302)
