@@ -16,7 +16,7 @@ import json
 import logging
 import random
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import requests
 import requests_mock as requests_mock_module
@@ -53,7 +53,22 @@ from .test_bad_input import Unhandled, check_call_response
 
 RANDOM_EXAMPLES = 500
 ALMOST_VALID_EXAMPLES = 800
-FUZZ_SETTINGS = {"deadline": None, "database": None, "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large)}
+
+
+class FuzzSettings(TypedDict):
+    """The `settings` keywords both fuzz tests share, typed each as `settings` takes it (a plain dict's values are
+    inferred as one union, which no keyword accepts)."""
+
+    deadline: None
+    database: None
+    suppress_health_check: tuple[HealthCheck, ...]
+
+
+FUZZ_SETTINGS: FuzzSettings = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large),
+}
 
 # -- strategies -------------------------------------------------------------------------------------------
 
