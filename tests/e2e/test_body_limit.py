@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ LIMIT = 64 * 1024
 
 
 def body_of(size: int) -> bytes:
-    body = {"path": "/commands/help", "values": {"pad": ""}, "context": {"app_id": "", "oauth2": {}}}
+    body: dict[str, Any] = {"path": "/commands/help", "values": {"pad": ""}, "context": {"app_id": "", "oauth2": {}}}
     body["values"]["pad"] = "x" * (size - len(json.dumps(body)))
     return json.dumps(body).encode()
 

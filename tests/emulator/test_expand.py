@@ -94,11 +94,12 @@ _SUMMARY_KEYS = ("id", "delete_at", "username", "auth_service", "email", "nickna
 
 
 def _user_at(level: str) -> dict[str, Any] | None:
-    return {
+    users: dict[str, dict[str, Any]] = {
         "id": {"id": USER_ID, "username": ""},
         "summary": {"id": USER_ID, "username": "test_username", "is_bot": True},
         "all": {"id": USER_ID, "username": "test_username", "is_bot": True, "create_at": 1700000000000},
-    }.get(level)
+    }
+    return users.get(level)
 
 
 # server/proxy/expand_test.go, TestExpand: (field, case, user agent context, acting user?, getter error, level,

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import requests
 
@@ -19,7 +20,7 @@ PAGE = PAGE_PATH.read_text(encoding="utf-8")
 
 def documented(class_name: str) -> type[OAuth2Provider]:
     (source,) = [block for block in re.findall(r"```python\n(.*?)```", PAGE, re.S) if f"class {class_name}(" in block]
-    namespace = {"OAuth2Provider": OAuth2Provider, "MappingProxyType": MappingProxyType, "Identity": Identity}
+    namespace: dict[str, Any] = {"OAuth2Provider": OAuth2Provider, "MappingProxyType": MappingProxyType, "Identity": Identity}
     namespace["RevokeOutcome"] = RevokeOutcome
     exec(source, namespace)  # noqa: S102 - the page's own example, run to keep it true
     return namespace[class_name]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
@@ -43,7 +44,7 @@ TOKEN_ANSWER = {
     "token_type": "Bearer",
     "id_token": ID_TOKEN,
 }
-USERINFO = {"sub": "108700000000000000001", "email": "alice@gmail.com", "email_verified": True, "name": "Alice G"}
+USERINFO: dict[str, Any] = {"sub": "108700000000000000001", "email": "alice@gmail.com", "email_verified": True, "name": "Alice G"}
 
 
 def complete(plugin, **values):
