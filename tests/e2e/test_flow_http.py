@@ -125,7 +125,8 @@ def test_expired_access_token_is_refreshed_once_and_stored_back(configured: Stac
     after = configured.stored_record("alice")
     assert emulator.stored_oauth2_user("alice") != before_raw
     assert after is not None and after.access_token != before.access_token
-    assert after.refresh_token == before.refresh_token and after.expires_at > time.time() + 3000
+    assert after.refresh_token == before.refresh_token
+    assert after.expires_at is not None and after.expires_at > time.time() + 3000
     assert provider.userinfo_status(after.access_token) == 200
 
     assert emulator.command("alice", "/google events")["type"] == "ok"

@@ -206,12 +206,13 @@ def test_match_binding(
         assert (parsed.state, parsed.error) == (State.ERROR, error)
         return
     assert parsed.error == ""
+    assert parsed.binding is not None  # a match has a binding: narrows the Optional for its label
     assert (parsed.state, parsed.binding["label"], parsed.incomplete, parsed.incomplete_start) == (
         state,
         label,
         incomplete,
         start,
-    )  # type: ignore[index]
+    )
 
 
 # describe('parseForm'), submit: (title, command, error, state, binding, submit path, expected values, also absent)
