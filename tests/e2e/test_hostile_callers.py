@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -347,7 +348,7 @@ def test_another_users_code_is_never_redeemed(configured: Stack) -> None:
     alice = UserAgent(configured.emulator.url, "alice")
     redirect = alice.authorize(connect_link(configured.emulator.command("alice", "/google connect")), provider_login="alice")
     values = dict(re.findall(r"[?&]([^=&]+)=([^&]*)", redirect))
-    values = {k: requests.utils.unquote(v) for k, v in values.items()}
+    values = {k: urllib.parse.unquote(v) for k, v in values.items()}
     assert values["state"].endswith("." + ALICE.id)
     configured.provider.clear_log()
 

@@ -25,7 +25,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ class Race:
         return {**env, **extra}
 
     @contextlib.contextmanager
-    def apps(self, name: str, envs: list[Mapping[str, str]], *, workers: int = 1) -> Iterator[list[ManagedProcess]]:
+    def apps(self, name: str, envs: Sequence[Mapping[str, str]], *, workers: int = 1) -> Iterator[list[ManagedProcess]]:
         """One gunicorn per env (its PORT), started together; the emulator's calls go to the first."""
         started: list[ManagedProcess] = []
         try:

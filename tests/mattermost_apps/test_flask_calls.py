@@ -4,14 +4,19 @@ outcome of a call route, `explain` wording each failure from its reason, and rea
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask import Flask
 
-from mattermost_apps import BadCallRequest, CallRouter, CallTooLarge, JWTRejected, ok
+from mattermost_apps import BadCallRequest, CallRequest, CallResponse, CallRouter, CallTooLarge, JWTRejected, ok
 from mattermost_apps.testing import JWT_HEADER, sign_jwt
 
 SECRET = "a-secret-of-at-least-32-bytes-0123456789"
+
+
+def boom(call: CallRequest, services: Any) -> CallResponse:
+    raise ZeroDivisionError("division by zero")  # what `1 / 0` raises, from a handler typed as one
 
 
 def explain(exc: Exception) -> str:
@@ -23,7 +28,7 @@ def client():
     app = Flask(__name__)
     router = CallRouter()
     router.add("/hello", lambda call, services: ok(f"hello {call.value('name')} from {services}"))
-    router.add("/boom", lambda call, services: 1 / 0)
+    router.add("/boom", boom)
     router.install(app, jwt_secret=SECRET, services="the services", explain=explain, max_body=1024)
 
     @app.get("/page")
