@@ -152,8 +152,8 @@ class FakePlugin:
         self.installed.oauth2_app = {"client_id": client_id, "client_secret": client_secret}
 
 
-@pytest.fixture
-def installed() -> InstalledApp:
+def installed_app() -> InstalledApp:
+    """The app as the plugin holds it once installed (for a test that cannot take the `installed` fixture)."""
     return InstalledApp(
         app_id="google-oauth2",
         root_url="http://app.test:8080",
@@ -162,6 +162,11 @@ def installed() -> InstalledApp:
         bot_access_token=BOT_TOKEN,
         site_url=SITE_URL,
     )
+
+
+@pytest.fixture
+def installed() -> InstalledApp:
+    return installed_app()
 
 
 @pytest.fixture

@@ -32,8 +32,6 @@ from tests.conftest import (
     ALICE_TOKEN,
     APP_SECRET,
     APPS_API,
-    BOT,
-    BOT_TOKEN,
     CALENDAR_API,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -45,6 +43,7 @@ from tests.conftest import (
     TOKEN_URL,
     TOKEN_USE_EXPAND,
     USERINFO_URL,
+    installed_app,
     make_settings,
 )
 
@@ -282,14 +281,7 @@ def test_random_json_and_bytes_on_every_route():
 
 
 def test_almost_valid_plugin_requests_with_mutated_fields_on_every_route():
-    installed = InstalledApp(
-        app_id="google-oauth2",
-        root_url="http://app.test:8080",
-        secret=APP_SECRET,
-        bot=BOT,
-        bot_access_token=BOT_TOKEN,
-        site_url=SITE_URL,
-    )
+    installed = installed_app()
 
     def fuzz(harness: Harness) -> None:
         @settings(max_examples=ALMOST_VALID_EXAMPLES, **FUZZ_SETTINGS)
