@@ -18,23 +18,33 @@ SHELL_SCRIPTS := .ci/run $(wildcard scripts/*.sh)
 
 .PHONY: help run test test-fast lint lock bench bench-docs demo clean
 
-# The venv holds exactly one lock file: it is made anew whenever that lock changes. The dev lock holds the
-# runtime set at the same versions, so a venv made from it serves `make run` too.
-$(VENV)/.runtime: requirements.txt
+SDK := packages/mattermost-apps
+# The SDK from its own folder, editable, after the lock: pip's --require-hashes refuses a folder, so the SDK's own
+# dependencies are in the lock and the folder is installed with --no-deps (setuptools, its build backend, is locked too).
+SDK_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable $(SDK)
+
+# Three venv levels, each a superset of the one before at the same versions: runtime (make run), test (make test-fast:
+# no browser tooling) and dev (make test, lint, demo, bench). A new runtime lock makes the venv anew.
+$(VENV)/.runtime: requirements.txt $(SDK)/pyproject.toml
 	bash scripts/check-python.sh $(PYTHON)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: installing the locked runtime set into $(VENV) (about a minute the first time)"
 	$(PIP_INSTALL) -r requirements.txt
+	$(SDK_INSTALL)
 	$(PY) -m pip check --disable-pip-version-check
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt
-	bash scripts/check-python.sh $(PYTHON)
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/.test: requirements-test.txt $(VENV)/.runtime
+	@echo "make: adding the test tools to $(VENV)"
+	$(PIP_INSTALL) -r requirements-test.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.test
+	@echo "make: adding the lint, browser and lock tools to $(VENV)"
 	$(PIP_INSTALL) -r requirements-dev.txt
 	$(PY) -m pip check --disable-pip-version-check
-	touch $(VENV)/.runtime $@
+	touch $@
 
 ## help: list the targets (what `make` alone does)
 help:
@@ -49,8 +59,8 @@ test: lint
 	bash scripts/install-test-deps.sh
 	$(PY) -m pytest
 
-## test-fast: the tests that start no process and need no Node or browser (pytest -m "not e2e")
-test-fast: $(VENV)/.dev
+## test-fast: the tests that start no process and need no Node or browser (pytest -m "not e2e"), from a venv without browser tooling
+test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not e2e"
 
 ## lint: ruff check and format, mypy, the lock against pyproject.toml, hadolint, the compose file, shellcheck
@@ -64,10 +74,11 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	shellcheck $(SHELL_SCRIPTS)
 
-## lock: regenerate the hashed requirements.txt and requirements-dev.txt from pyproject.toml (needs PyPI)
+## lock: regenerate the hashed requirements.txt, requirements-test.txt and requirements-dev.txt from pyproject.toml and the SDK's (needs PyPI)
 lock: $(VENV)/.dev
-	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o requirements.txt
-	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --group dev -c requirements.txt -o requirements-dev.txt
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml $(SDK)/pyproject.toml --group build -o requirements.txt
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml $(SDK)/pyproject.toml --group build --group test -c requirements.txt -o requirements-test.txt
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml $(SDK)/pyproject.toml --group build --group dev -c requirements.txt -o requirements-dev.txt
 
 ## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
 demo: $(VENV)/.dev
@@ -84,4 +95,4 @@ bench-docs: $(VENV)/.dev
 
 ## clean: delete the venv, the npm packages, test artifacts and caches
 clean:
-	rm -rf $(VENV) tests/node/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) tests/node/node_modules $(SDK)/tests/node/node_modules artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,8 +1,9 @@
 """`make lint`: the lock files still match pyproject.toml, without asking any index.
 
-requirements.txt must pin every `[project].dependencies` entry, and requirements-dev.txt every entry of the `dev`
-dependency group, each at a version the declared specifier allows, with hashes; requirements-dev.txt must hold the
-runtime pins unchanged. A dependency added to pyproject.toml without `make lock` fails here.
+requirements.txt must pin every `[project].dependencies` entry of pyproject.toml and of the SDK's
+(packages/mattermost-apps/pyproject.toml) and the `build` group; requirements-test.txt the `test` group and
+requirements-dev.txt the `dev` group (with the groups it includes); each at a version the declared specifier allows,
+with hashes. Both must hold the runtime pins unchanged. A dependency added without `make lock` fails here.
 
     python scripts/check_lock.py [--root DIR]
 """
@@ -21,7 +22,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 RUNTIME_LOCK = "requirements.txt"
-DEV_LOCK = "requirements-dev.txt"
+GROUP_LOCKS = {"test": "requirements-test.txt", "dev": "requirements-dev.txt"}
+SDK_PYPROJECT = Path("packages") / "mattermost-apps" / "pyproject.toml"
 HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64})")
 
 
@@ -78,20 +80,42 @@ def check_declared(declared: Iterable[object], where: str, lock: dict[str, Pin],
     return problems
 
 
+def group(groups: dict[str, list[object]], name: str) -> list[object]:
+    """A dependency group with the groups it includes (`{include-group = "..."}`, PEP 735) spelled out."""
+    entries: list[object] = []
+    for entry in groups.get(name, []):
+        if isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+            entries += group(groups, entry["include-group"])
+        else:
+            entries.append(entry)
+    return entries
+
+
 def check(root: Path) -> list[str]:
     pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    sdk = tomllib.loads((root / SDK_PYPROJECT).read_text(encoding="utf-8"))
+    groups = pyproject.get("dependency-groups", {})
     runtime, problems = read_lock(root / RUNTIME_LOCK)
-    dev, dev_problems = read_lock(root / DEV_LOCK)
-    problems += dev_problems
     problems += check_declared(pyproject["project"].get("dependencies", []), "[project].dependencies", runtime, RUNTIME_LOCK)
-    dev_group = pyproject.get("dependency-groups", {}).get("dev", [])
-    problems += check_declared(dev_group, "[dependency-groups].dev", dev, DEV_LOCK)
-    for name, pin in runtime.items():
-        other = dev.get(name)
-        if other is None:
-            problems.append(f"{DEV_LOCK} lacks {pin.name}, which {RUNTIME_LOCK} pins: the venv of make test would miss it")
-        elif (other.version, other.hashes) != (pin.version, pin.hashes):
-            problems.append(f"{pin.name} is {pin.version} in {RUNTIME_LOCK} but {other.version} in {DEV_LOCK} (or other hashes)")
+    problems += check_declared(
+        sdk["project"].get("dependencies", []),
+        f"[project].dependencies of the SDK ({SDK_PYPROJECT.parent})",
+        runtime,
+        RUNTIME_LOCK,
+    )
+    problems += check_declared(group(groups, "build"), "[dependency-groups].build", runtime, RUNTIME_LOCK)
+    for name, lock_name in GROUP_LOCKS.items():
+        lock, lock_problems = read_lock(root / lock_name)
+        problems += lock_problems
+        problems += check_declared(group(groups, name), f"[dependency-groups].{name}", lock, lock_name)
+        for package, pin in runtime.items():
+            other = lock.get(package)
+            if other is None:
+                problems.append(f"{lock_name} lacks {pin.name}, which {RUNTIME_LOCK} pins: its venv would miss it")
+            elif (other.version, other.hashes) != (pin.version, pin.hashes):
+                problems.append(
+                    f"{pin.name} is {pin.version} in {RUNTIME_LOCK} but {other.version} in {lock_name} (or other hashes)"
+                )
     return problems
 
 
@@ -105,7 +129,7 @@ def main() -> int:
     if problems:
         print("check_lock: run `make lock` after changing pyproject.toml (see the README's Dependencies)", file=sys.stderr)
         return 1
-    print(f"check_lock: {RUNTIME_LOCK} and {DEV_LOCK} lock every dependency pyproject.toml declares")
+    print(f"check_lock: {RUNTIME_LOCK}, {', '.join(GROUP_LOCKS.values())} lock every dependency pyproject.toml declares")
     return 0
 
 

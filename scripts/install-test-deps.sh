@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond the Python venv, only when it is missing:
 # Debian's chromium (for Playwright; no browser download), Debian's redis-server (the tests start private instances of
-# it for the refresh lock across hosts) and the npm packages in tests/node (the test OAuth2 server, the web-client code).
+# it for the refresh lock across hosts) and the npm packages in tests/node (the test OAuth2 server, the web-client code)
+# and in the SDK's packages/mattermost-apps/tests/node (the web-client code its own tests run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NODE_DIR=tests/node
+NODE_DIRS=(tests/node packages/mattermost-apps/tests/node)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -32,8 +33,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 # npm ci when node_modules is missing or older than the lock file.
-if [ ! -d "$NODE_DIR/node_modules" ] || [ "$NODE_DIR/package-lock.json" -nt "$NODE_DIR/node_modules" ]; then
-  echo "install-test-deps: npm ci in $NODE_DIR"
-  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-  touch "$NODE_DIR/node_modules"
-fi
+for node_dir in "${NODE_DIRS[@]}"; do
+  if [ ! -d "$node_dir/node_modules" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]; then
+    echo "install-test-deps: npm ci in $node_dir"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$node_dir/node_modules"
+  fi
+done

@@ -1,10 +1,10 @@
-"""Fixtures: the app built from test settings, and a `plugin` that calls it exactly as the Apps plugin would."""
+"""Fixtures: the app built from test settings, and a `plugin` that calls it exactly as the Apps plugin would (the SDK's
+`FakePlugin`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +18,7 @@ from bindings import TOKEN_USE
 from commands import COMMANDS
 from handlers import configure
 from mattermost_apps import paths as plugin_paths
-from mattermost_apps.testing import InstalledApp, User, build_call_request, call_headers
+from mattermost_apps.testing import FakePlugin, InstalledApp, User
 from provider import Provider
 from services import MANIFEST_TEMPLATE
 from settings import Settings
@@ -105,51 +105,10 @@ def requests_mock() -> Iterator[requests_mock_module.Mocker]:
         yield mocker
 
 
-@dataclass
-class FakePlugin:
-    """Calls the app as the Apps plugin does: expand, cleanup, JWT (see mattermost_apps/testing.py).
-
-    `stored` is what Mattermost holds for (app, user) through /oauth2/user, as raw bytes.
-    """
-
-    client: FlaskClient
-    installed: InstalledApp
-    tokens: dict[str, str] = field(default_factory=lambda: {ADMIN.id: ADMIN_TOKEN, ALICE.id: ALICE_TOKEN})
-    stored: dict[str, bytes] = field(default_factory=dict)
-
-    def request(
-        self,
-        path: str,
-        expand: dict[str, str] | None = None,
-        *,
-        user: User | None = ALICE,
-        values: dict[str, Any] | None = None,
-        state: Any = None,
-    ) -> dict[str, Any]:
-        call = {"path": path, "expand": expand or {}, "state": state}
-        return build_call_request(
-            self.installed,
-            call,
-            acting_user=user,
-            acting_user_access_token=self.tokens.get(user.id, "") if user else "",
-            stored_oauth2_user=self.stored.get(user.id) if user else None,
-            values=values,
-        )
-
-    def call(self, path: str, expand: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
-        body = self.request(path, expand, **kwargs)
-        response = self.client.post(path, data=json.dumps(body), headers=call_headers(self.installed, body))
-        response.close()  # as a server does once the answer is sent: what runs after the response runs now
-        assert response.status_code == 200, response.data
-        result = response.get_json()
-        assert isinstance(result, dict) and result.get("type") in ("ok", "error", "form", "navigate"), result
-        return result
-
-    def store_user_record(self, user: User, record: Any) -> None:
-        self.stored[user.id] = json.dumps(record).encode()
-
-    def configure(self, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> None:
-        self.installed.oauth2_app = {"client_id": client_id, "client_secret": client_secret}
+def fake_plugin(client: FlaskClient, installed: InstalledApp) -> FakePlugin:
+    """The SDK's `FakePlugin`, with the acting-user tokens the plugin would mint for the test users; alice acts
+    unless a call names another user."""
+    return FakePlugin(client, installed, tokens={ADMIN.id: ADMIN_TOKEN, ALICE.id: ALICE_TOKEN}, default_user=ALICE)
 
 
 def installed_app() -> InstalledApp:
@@ -171,4 +130,4 @@ def installed() -> InstalledApp:
 
 @pytest.fixture
 def plugin(client: FlaskClient, installed: InstalledApp) -> FakePlugin:
-    return FakePlugin(client, installed)
+    return fake_plugin(client, installed)

@@ -228,7 +228,7 @@ def start_provider(
 def start_emulator(port: int, *, log_dir: Path, name: str = "emulator") -> ManagedProcess:
     return start_process(
         name,
-        [sys.executable, "-m", "tests.apps_plugin.emulator", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "mattermost_apps.testing.emulator", "--host", "127.0.0.1", "--port", str(port)],
         url=f"http://127.0.0.1:{port}",
         log_dir=log_dir,
     )

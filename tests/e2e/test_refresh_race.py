@@ -37,7 +37,7 @@ from werkzeug.wrappers import Request
 
 from commands import COMMANDS
 from mattermost_apps.testing import InstalledApp, User, build_call_request, call_headers
-from tests.apps_plugin.store import SEEDED_USERS
+from mattermost_apps.testing.emulator.store import SEEDED_USERS
 
 from .harness import (
     RUNNING,

@@ -19,7 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from mattermost_apps.testing import call_headers, sign_jwt
-from tests.conftest import ALICE, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
+from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 
 from .support import a_record, acting_id, seal
 
@@ -204,7 +204,7 @@ WRONG_TYPES: dict[str, Any] = {
 @pytest.mark.parametrize("field_value", WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
 def test_wrong_types_in_a_genuine_request_on_every_route(app, client, plugin, unhandled, field_value):
     name, value = field_value
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     plugin.store_user_record(ALICE, seal(a_record(expires_in=-5), "x" * 43 + "="))
     for route in call_routes(app):
         body = plugin.request(route, TOKEN_USE_EXPAND if "command" in route else CONFIGURE_SUBMIT_EXPAND)
@@ -230,7 +230,7 @@ def test_a_handler_that_raises_still_answers_200_with_one_sentence(app, plugin, 
         raise RuntimeError("ya29.secret-in-an-exception <html>")
 
     monkeypatch.setattr(services.tokens, "use", boom)
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     plugin.store_user_record(ALICE, seal(a_record(), "x" * 43 + "="))
     body = plugin.request("/commands/info", TOKEN_USE_EXPAND)
     response = plugin.client.post("/commands/info", data=json.dumps(body), headers=call_headers(plugin.installed, body))
@@ -281,7 +281,7 @@ def test_a_session_token_http_headers_cannot_carry_over_a_real_socket(plugin, un
     """requests_mock never encodes headers; a real socket does. A non-latin-1 Mattermost token fails cleanly."""
     plugin.installed.site_url = mattermost.url
     plugin.tokens[ALICE.id] = "tøkén-😀"
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     answer = plugin.call("/commands/disconnect", TOKEN_USE_EXPAND)
     assert answer == {"type": "error", "text": "Mattermost could not be reached from the app; please try again in a minute."}
     assert not unhandled.records
@@ -300,7 +300,7 @@ def test_any_time_zone_in_the_acting_user_is_survived(plugin, requests_mock, unh
             ]
         },
     )
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     services = plugin.client.application.extensions["services"]
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(), user_id=ALICE.id))
     body = plugin.request("/commands/events", TOKEN_USE_EXPAND)

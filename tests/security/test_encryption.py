@@ -10,19 +10,21 @@ import requests_mock as requests_mock_module
 from cryptography.fernet import Fernet, InvalidToken
 
 from app import create_app
-from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, build_call_request
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, FakePlugin, build_call_request
 from provider import Identity
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
     APP_SECRET,
     APPS_API,
+    CLIENT_ID,
+    CLIENT_SECRET,
     SITE_URL,
     TOKEN_URL,
     TOKEN_USE_EXPAND,
     USERINFO_URL,
-    FakePlugin,
     derived_keys,
+    fake_plugin,
     make_settings,
 )
 from user_tokens import TokenRecord, UnreadableRecord
@@ -37,8 +39,8 @@ NEW_KEY = Fernet.generate_key().decode()
 
 
 def plugin_for(installed, **settings) -> FakePlugin:
-    plugin = FakePlugin(create_app(make_settings(**settings)).test_client(), installed)
-    plugin.configure()
+    plugin = fake_plugin(create_app(make_settings(**settings)).test_client(), installed)
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     return plugin
 
 
@@ -67,7 +69,7 @@ def windows(secret: str, size: int = 8) -> list[str]:
 
 
 def test_the_stored_record_is_ciphertext_with_no_piece_of_a_token_or_the_identity(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     answer, stored = complete(plugin, requests_mock)
     assert answer == {"type": "ok"}
     body = stored.last_request.body.decode()
@@ -78,7 +80,7 @@ def test_the_stored_record_is_ciphertext_with_no_piece_of_a_token_or_the_identit
 
 
 def test_without_token_encryption_key_the_key_is_derived_from_app_secret(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     _, stored = complete(plugin, requests_mock)
     record = unseal(stored.last_request.body, derived_keys(APP_SECRET).token_keys[0])
     assert record.access_token == ACCESS and record.refresh_token == REFRESH
@@ -146,7 +148,7 @@ def test_a_record_under_the_old_key_is_read_and_rewritten_under_the_new_key(inst
     ids=["other-key", "garbage", "unknown-version", "plaintext", "string", "array"],
 )
 def test_an_unreadable_record_counts_as_not_connected(plugin, requests_mock, stored):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     plugin.store_user_record(ALICE, stored)
     bindings = plugin.call("/bindings", {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all"})
     labels = [b["label"] for b in bindings["data"][0]["bindings"][0]["bindings"]]
@@ -188,7 +190,7 @@ def test_the_worst_case_record_fits_in_8_KiB():
 
 
 def test_userinfo_names_and_emails_are_bounded_so_the_record_fits(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     answer, stored = complete(
         plugin,
         requests_mock,
@@ -203,7 +205,7 @@ def test_userinfo_names_and_emails_are_bounded_so_the_record_fits(plugin, reques
 
 
 def test_the_record_never_holds_the_client_secret_or_id_token(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     requests_mock.post(
         TOKEN_URL,
         json={
@@ -248,7 +250,7 @@ def test_a_forged_site_url_never_receives_a_provider_token_or_the_client_secret(
     the context itself carried (its session token) and ciphertext; Google tokens go only to the configured URLs."""
     import re as re_module
 
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     plugin.installed.site_url = "https://evil.test"
     services = plugin.client.application.extensions["services"]
     plugin.store_user_record(

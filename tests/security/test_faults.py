@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from app import create_app
-from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, FakePlugin
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -28,7 +28,7 @@ from tests.conftest import (
     TOKEN_URL,
     TOKEN_USE_EXPAND,
     USERINFO_URL,
-    FakePlugin,
+    fake_plugin,
     make_settings,
 )
 
@@ -84,7 +84,7 @@ def complete(plugin: FakePlugin) -> dict:
 
 @pytest.mark.parametrize(("fault", "reason"), TIMEOUTS_AND_5XX.values(), ids=TIMEOUTS_AND_5XX.keys())
 def test_the_token_endpoint_fails_at_complete(plugin, requests_mock, caplog, fault, reason):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     requests_mock.post(TOKEN_URL, **fault)
     stored, dm = mock_mattermost(requests_mock)
     answer = complete(plugin)
@@ -98,7 +98,7 @@ def test_the_token_endpoint_fails_at_complete(plugin, requests_mock, caplog, fau
 
 @pytest.mark.parametrize(("fault", "reason"), TIMEOUTS_AND_5XX.values(), ids=TIMEOUTS_AND_5XX.keys())
 def test_userinfo_fails_after_the_exchange_and_the_new_grant_is_revoked(plugin, requests_mock, caplog, fault, reason):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     requests_mock.post(TOKEN_URL, json=TOKEN_ANSWER)
     requests_mock.get(USERINFO_URL, **fault)
     revoke = requests_mock.post(REVOKE_URL, text="")
@@ -113,7 +113,7 @@ def test_userinfo_fails_after_the_exchange_and_the_new_grant_is_revoked(plugin, 
 @pytest.mark.parametrize(("fault", "reason"), TIMEOUTS_AND_5XX.values(), ids=TIMEOUTS_AND_5XX.keys())
 @pytest.mark.parametrize("command", ["/commands/info", "/commands/events"])
 def test_the_api_fails_when_using_the_token(plugin, requests_mock, caplog, fault, reason, command):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     stored_record(plugin)
     requests_mock.get(USERINFO_URL, **fault)
     requests_mock.get(EVENTS_URL, **fault)
@@ -126,7 +126,7 @@ def test_the_api_fails_when_using_the_token(plugin, requests_mock, caplog, fault
 
 @pytest.mark.parametrize(("fault", "reason"), TIMEOUTS_AND_5XX.values(), ids=TIMEOUTS_AND_5XX.keys())
 def test_the_refresh_fails_and_the_stored_record_is_untouched(plugin, requests_mock, caplog, fault, reason):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     services = plugin.client.application.extensions["services"]
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=-5), user_id=ALICE.id))
     refresh = requests_mock.post(TOKEN_URL, **fault)
@@ -146,7 +146,7 @@ def test_the_refresh_fails_and_the_stored_record_is_untouched(plugin, requests_m
 @pytest.mark.parametrize("fault", MATTERMOST_FAULTS.values(), ids=MATTERMOST_FAULTS.keys())
 def test_mattermost_refuses_to_store_at_complete(plugin, requests_mock, caplog, fault):
     status, text = fault
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     requests_mock.post(TOKEN_URL, json=TOKEN_ANSWER)
     requests_mock.get(USERINFO_URL, json={"sub": "1", "email": "alice@gmail.com"})
     revoke = requests_mock.post(REVOKE_URL, text="")
@@ -174,7 +174,7 @@ def test_mattermost_refuses_the_oauth2_client_at_configure(plugin, requests_mock
 @pytest.mark.parametrize("fault", MATTERMOST_FAULTS.values(), ids=MATTERMOST_FAULTS.keys())
 def test_mattermost_refuses_to_clear_at_disconnect(plugin, requests_mock, caplog, fault):
     status, text = fault
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     stored_record(plugin)
     requests_mock.post(REVOKE_URL, text="")
     mock_mattermost(requests_mock, user_status=status, user_text=text)
@@ -184,7 +184,7 @@ def test_mattermost_refuses_to_clear_at_disconnect(plugin, requests_mock, caplog
 
 
 def test_a_record_over_8_KiB_is_never_sent(plugin, requests_mock, caplog):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "ya29." + "x" * 9000})
     requests_mock.get(USERINFO_URL, json={"sub": "1", "email": "alice@gmail.com"})
     revoke = requests_mock.post(REVOKE_URL, text="")
@@ -210,8 +210,8 @@ def stubs(insecure_transport):
 def loopback_plugin(installed, provider: StubServer, mattermost: StubServer, **overrides) -> FakePlugin:
     settings = make_settings(**provider_settings_overrides(provider.url), **overrides)
     installed.site_url = mattermost.url
-    plugin = FakePlugin(create_app(settings).test_client(), installed)
-    plugin.configure()
+    plugin = fake_plugin(create_app(settings).test_client(), installed)
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     return plugin
 
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mattermost_apps.jwt_auth import JWTRejected, verify_call_jwt
 from mattermost_apps.testing import JWT_HEADER, sign_jwt
 from settings import Settings, SettingsError
-from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
+from tests.conftest import ADMIN, ALICE, APP_SECRET, CLIENT_ID, CLIENT_SECRET, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 
 SECRET_HINT = ("Outgoing JWT Secret", "APP_SECRET")
 
@@ -47,7 +47,7 @@ def assert_refused(answer: dict, *words: str) -> None:
 
 
 def info_request(plugin, user=ALICE) -> dict:
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     return plugin.request("/commands/info", TOKEN_USE_EXPAND, user=user)
 
 
@@ -123,7 +123,7 @@ def test_exp_is_required(plugin, requests_mock, claims):
 
 def test_the_leeway_is_small(plugin, requests_mock):
     """Expired 5 s ago: accepted (clock skew); 60 s ago: refused. A leeway over 30 s cannot be configured."""
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     body = plugin.request("/commands/help", {"acting_user": "summary", "oauth2_app": "all"})
     five_ago = jwt.encode({"exp": exp(-5), "acting_user_id": ALICE.id}, APP_SECRET, algorithm="HS256")
     assert post(plugin, body, "Bearer " + five_ago)["type"] == "ok"
@@ -138,7 +138,7 @@ def test_the_leeway_is_small(plugin, requests_mock):
 
 def test_a_users_jwt_cannot_carry_another_users_context(plugin, requests_mock):
     """Alice holds a genuine JWT for herself and forges a context naming the admin, to configure the client."""
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     body = plugin.request(
         "/configure/submit",
         CONFIGURE_SUBMIT_EXPAND,

@@ -9,8 +9,18 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from app import create_app
-from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
-from tests.conftest import ALICE, APPS_API, SITE_URL, TOKEN_URL, USERINFO_URL, FakePlugin, make_settings
+from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, FakePlugin
+from tests.conftest import (
+    ALICE,
+    APPS_API,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    SITE_URL,
+    TOKEN_URL,
+    USERINFO_URL,
+    fake_plugin,
+    make_settings,
+)
 
 STATE = "AbCdEfGhIjKlMnOpQrSt." + ALICE.id
 OTHER_STATE = "ZyXwVuTsRqPoNmLkJiHg." + ALICE.id
@@ -21,8 +31,8 @@ def s256(verifier: str) -> str:
 
 
 def plugin_for(installed, **settings) -> FakePlugin:
-    plugin = FakePlugin(create_app(make_settings(**settings)).test_client(), installed)
-    plugin.configure()
+    plugin = fake_plugin(create_app(make_settings(**settings)).test_client(), installed)
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     return plugin
 
 
@@ -45,7 +55,7 @@ def verifier_at_complete(plugin: FakePlugin, requests_mock, state: str) -> str:
 
 
 def test_the_verifier_sent_with_the_code_matches_the_challenge_sent_at_connect(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     challenge = challenge_at_connect(plugin, STATE)
     verifier = verifier_at_complete(plugin, requests_mock, STATE)
     assert s256(verifier) == challenge
@@ -55,7 +65,7 @@ def test_the_verifier_sent_with_the_code_matches_the_challenge_sent_at_connect(p
 
 
 def test_the_challenge_differs_per_state(plugin):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     assert challenge_at_connect(plugin, STATE) != challenge_at_connect(plugin, OTHER_STATE)
 
 

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from app import create_app
-from mattermost_apps.testing import InstalledApp
-from tests.conftest import ALICE, TOKEN_URL, TOKEN_USE_EXPAND, USERINFO_URL, FakePlugin, make_settings
+from mattermost_apps.testing import FakePlugin, InstalledApp
+from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, TOKEN_URL, TOKEN_USE_EXPAND, USERINFO_URL, fake_plugin, make_settings
 from user_tokens import HostLock, TokenRecord
 from user_tokens.service import REFRESH_MARGIN_SECONDS, UserTokens
 
@@ -44,7 +44,7 @@ def test_the_margin_boundary():
     ids=["an-hour", "just-outside-the-margin", "inside-the-margin", "expired"],
 )
 def test_refresh_only_when_stale(plugin, requests_mock, expires_in, refreshes):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     services = plugin.client.application.extensions["services"]
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=expires_in), user_id=ALICE.id))
     token = requests_mock.post(TOKEN_URL, json={"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"})
@@ -72,7 +72,7 @@ class Rig:
         self.settings = make_settings(**provider_settings_overrides(provider.url), oauth2_rotates_refresh_tokens=True)
 
     def instance(self) -> FakePlugin:
-        return FakePlugin(create_app(self.settings).test_client(), self.installed)
+        return fake_plugin(create_app(self.settings).test_client(), self.installed)
 
     def connect(self, plugin: FakePlugin, *, expires_in: float) -> TokenRecord:
         access, refresh = self.provider.new_grant()

@@ -6,6 +6,7 @@ import re
 import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +43,19 @@ def test_the_base_image_is_a_patch_release_of_the_python_minor_the_suite_runs() 
     assert (int(found.group(1)), int(found.group(2))) == requires_python()
 
 
-def test_the_image_installs_exactly_the_hashed_lock() -> None:
+def test_the_image_installs_exactly_the_hashed_lock_then_the_sdk_without_its_dependencies() -> None:
     installs = [run for run in dockerfile_instructions("RUN") if "pip install" in run]
-    assert installs, "the image installs its dependencies at build time"
-    for run in installs:
-        assert re.search(r"pip install --no-cache-dir --require-hashes --no-deps -r requirements\.txt(\s|$)", run), run
+    assert len(installs) == 2, "the image installs the lock, then the SDK from its folder, at build time"
+    assert re.search(r"pip install --no-cache-dir --require-hashes --no-deps -r requirements\.txt(\s|$)", installs[0])
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation /tmp/mattermost-apps" in installs[1]
+
+
+def test_the_image_carries_the_sdk_but_not_its_testing_kit() -> None:
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "packages/*/mattermost_apps/testing" in ignored and "packages/*/tests" in ignored
+    sdk = tomllib.loads((ROOT / "packages" / "mattermost-apps" / "pyproject.toml").read_text(encoding="utf-8"))
+    # Found, not listed: a package .dockerignore left out is simply not installed.
+    assert sdk["tool"]["setuptools"]["packages"]["find"]["include"] == ["mattermost_apps*"]
 
 
 def test_the_image_copies_only_existing_files_and_every_module_of_the_app() -> None:
@@ -58,7 +67,7 @@ def test_the_image_copies_only_existing_files_and_every_module_of_the_app() -> N
             copied.add(source.rstrip("/"))
     modules = {p.name for p in ROOT.glob("*.py")}
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - NOT_THE_APP
-    assert modules | packages | {"manifest.json", "static", "LICENSE"} <= copied
+    assert modules | packages | {"manifest.json", "static", "LICENSE", "packages/mattermost-apps"} <= copied
 
 
 def published_ports() -> list[str]:

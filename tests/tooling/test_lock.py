@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ("pyproject.toml", "requirements.txt", "requirements-dev.txt")
+FILES = ("pyproject.toml", "requirements.txt", "requirements-test.txt", "requirements-dev.txt")
+SDK_PYPROJECT = Path("packages") / "mattermost-apps" / "pyproject.toml"
 
 
 def check(root: Path) -> subprocess.CompletedProcess[str]:
@@ -27,6 +28,8 @@ def check(root: Path) -> subprocess.CompletedProcess[str]:
 def project(tmp_path: Path) -> Path:
     for name in FILES:
         shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / SDK_PYPROJECT).parent.mkdir(parents=True)
+    shutil.copy(ROOT / SDK_PYPROJECT, tmp_path / SDK_PYPROJECT)
     return tmp_path
 
 
@@ -53,6 +56,30 @@ def test_a_dev_dependency_added_without_make_lock_fails(project: Path) -> None:
     edit(project / "pyproject.toml", "dev = [\n", 'dev = [\n    "deptry>=0.23",\n')
     result = check(project)
     assert "deptry is declared in pyproject.toml [dependency-groups].dev but not locked in requirements-dev.txt" in result.stderr
+
+
+def test_a_test_dependency_reaches_both_the_test_and_the_dev_lock(project: Path) -> None:
+    edit(project / "pyproject.toml", "test = [\n", 'test = [\n    "pytest-timeout>=2.3",\n')
+    result = check(project)
+    assert "pytest-timeout is declared in pyproject.toml [dependency-groups].test but not locked in requirements-test.txt" in (
+        result.stderr
+    )
+    assert "pytest-timeout is declared in pyproject.toml [dependency-groups].dev but not locked in requirements-dev.txt" in (
+        result.stderr
+    )
+
+
+def test_an_sdk_dependency_added_without_make_lock_fails(project: Path) -> None:
+    edit(project / SDK_PYPROJECT, "dependencies = [\n", 'dependencies = [\n    "tomli-w>=1.2.0",\n')
+    result = check(project)
+    assert f"tomli-w is declared in pyproject.toml [project].dependencies of the SDK ({SDK_PYPROJECT.parent}) but not locked" in (
+        result.stderr
+    )
+
+
+def test_the_test_lock_carries_no_browser_tooling() -> None:
+    lock = (ROOT / "requirements-test.txt").read_text(encoding="utf-8")
+    assert "\nplaywright==" not in lock and "\npytest==" in lock
 
 
 def test_a_pin_the_declaration_no_longer_allows_fails(project: Path) -> None:

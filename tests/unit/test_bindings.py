@@ -15,7 +15,7 @@ from commands import COMMANDS
 from mattermost_apps import forbidden_call_paths
 from mattermost_apps.testing import EXPAND_LEVELS
 from services import MANIFEST_TEMPLATE
-from tests.conftest import ADMIN, ALICE, derived_keys, paths
+from tests.conftest import ADMIN, ALICE, CLIENT_ID, CLIENT_SECRET, derived_keys, paths
 from user_tokens import TokenCipher
 
 from .conftest import make_record
@@ -63,7 +63,7 @@ def test_command_tree_for_each_kind_of_viewer(
 ):
     user = ADMIN if is_admin else ALICE
     if configured:
-        plugin.configure()
+        plugin.configure(CLIENT_ID, CLIENT_SECRET)
     if is_connected:
         connect_user(user)
     expected = labels_for(Viewer(is_admin=is_admin, is_connected=is_connected))
@@ -95,7 +95,7 @@ NOT_CONNECTED = labels_for(Viewer(is_admin=False, is_connected=False))
     ],
 )
 def test_a_record_that_is_not_a_usable_token_shows_connect(plugin, bindings_expand, stored):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     plugin.store_user_record(ALICE, stored)
     assert sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE)) == NOT_CONNECTED
 
@@ -103,7 +103,7 @@ def test_a_record_that_is_not_a_usable_token_shows_connect(plugin, bindings_expa
 @pytest.mark.parametrize("key", ["another-app-secret-with-enough-bytes-0000", None], ids=["another key", "garbage"])
 def test_a_record_of_this_apps_shape_shows_the_connected_commands_without_decrypting(plugin, bindings_expand, key, monkeypatch):
     # Drawing the commands reads the record's shape, not its content: the command that uses it says if it is unreadable.
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     stored = (
         TokenCipher((derived_keys(key).token_keys[0],)).seal(make_record(), user_id=ALICE.id) if key else {"v": 1, "fernet": "x"}
     )
@@ -116,7 +116,7 @@ def test_a_record_of_this_apps_shape_shows_the_connected_commands_without_decryp
 
 def test_an_expired_record_still_counts_as_connected(plugin, bindings_expand, connect_user):
     # Refresh happens when the token is used, not when bindings are drawn.
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     connect_user(ALICE, expires_in=-3600)
     assert "disconnect" in sub_command_labels(fetch_bindings(plugin, bindings_expand, ALICE))
 

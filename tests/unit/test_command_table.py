@@ -11,7 +11,7 @@ from app import create_app
 from bindings import Command, everyone
 from commands import COMMANDS
 from mattermost_apps import ok
-from tests.conftest import ALICE, FakePlugin, make_settings, paths
+from tests.conftest import ALICE, fake_plugin, make_settings, paths
 
 EXTRA = Command(
     "extra", "Do the extra thing", "/commands/extra", {"acting_user": "summary"}, everyone, lambda call, s: ok("extra ran")
@@ -20,7 +20,7 @@ EXTRA = Command(
 
 @pytest.fixture
 def plugin_with_extra(installed):
-    return FakePlugin(create_app(make_settings(), commands=(*COMMANDS, EXTRA)).test_client(), installed)
+    return fake_plugin(create_app(make_settings(), commands=(*COMMANDS, EXTRA)).test_client(), installed)
 
 
 def test_an_extra_entry_is_in_the_bindings(plugin_with_extra):

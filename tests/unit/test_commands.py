@@ -43,7 +43,7 @@ PARIS = {"automaticTimezone": "", "manualTimezone": "Europe/Paris", "useAutomati
 
 @pytest.fixture
 def configured(plugin):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     return plugin
 
 

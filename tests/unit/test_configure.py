@@ -38,7 +38,7 @@ def fields_by_name(form):
 
 
 def test_form_has_client_id_prefilled_and_a_password_field_for_the_secret(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = plugin.call(paths.CONFIGURE_FORM, CONFIGURE_FORM_EXPAND, user=ADMIN)
     assert result["type"] == "form"
     fields = fields_by_name(result["form"])
@@ -50,7 +50,7 @@ def test_form_has_client_id_prefilled_and_a_password_field_for_the_secret(plugin
 
 def test_form_never_sends_the_stored_secret_back(plugin):
     # hello-oauth2 and zendesk showed the secret in clear; the form only hints at its last 4 characters.
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = plugin.call(paths.CONFIGURE_FORM, CONFIGURE_FORM_EXPAND, user=ADMIN)
     assert CLIENT_SECRET not in json.dumps(result)
     secret_field = fields_by_name(result["form"])["client_secret"]
@@ -75,7 +75,7 @@ def test_form_shows_the_exact_redirect_uri_and_submits_with_the_submit_expand(pl
 
 @pytest.mark.parametrize("expand", [CONFIGURE_FORM_EXPAND, {"oauth2_app": "all"}], ids=["user", "no acting user"])
 def test_form_is_refused_to_a_non_admin(plugin, requests_mock, expand):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = plugin.call(paths.CONFIGURE_FORM, expand, user=ALICE)
     assert result == {"type": "error", "text": messages.text("configure.admin_only")}
     assert requests_mock.request_history == []
@@ -110,7 +110,7 @@ def test_a_short_secret_is_not_shown_at_all(plugin, mattermost):
 
 @pytest.mark.parametrize("secret_value", ["", "   ", None], ids=["empty", "blank", "absent"])
 def test_an_empty_secret_keeps_the_stored_one(plugin, mattermost, secret_value):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     values = {"client_id": NEW_ID} if secret_value is None else {"client_id": NEW_ID, "client_secret": secret_value}
     result = submit(plugin, **values)
     assert result["type"] == "ok", result
@@ -118,7 +118,7 @@ def test_an_empty_secret_keeps_the_stored_one(plugin, mattermost, secret_value):
 
 
 def test_a_new_secret_replaces_the_stored_one(plugin, mattermost):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     submit(plugin, client_id=CLIENT_ID, client_secret=NEW_SECRET)
     assert json.loads(mattermost.oauth2_app.last_request.body)["client_secret"] == NEW_SECRET
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def resolve(name: str) -> Path:
     """SECURITY.md's convention: tests/security/ unless a path is given; `e2e/` is tests/e2e/."""
-    if name.startswith("tests/"):
+    if name.startswith(("tests/", "packages/")):
         return ROOT / name
     if name.startswith("e2e/"):
         return ROOT / "tests" / name
@@ -22,7 +22,7 @@ def cited_tests() -> list[tuple[Path, str]]:
     text = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
     cited: list[tuple[Path, str]] = []
     current: Path | None = None
-    for file, test in re.findall(r"`((?:[\w./]+/)?[\w]+\.py)?(?:::(\w+))?`", text):
+    for file, test in re.findall(r"`((?:[\w./-]+/)?[\w]+\.py)?(?:::(\w+))?`", text):
         if file:
             current = resolve(file)
             assert current.exists(), f"SECURITY.md names {file}, which does not exist"

@@ -16,7 +16,7 @@ from mattermost_apps.testing import (
     ping_request,
     sign_jwt,
 )
-from tests.apps_plugin.manifest_rules import (
+from mattermost_apps.testing.emulator.manifest_rules import (
     MAX_VERSION_LENGTH,
     clean_static_path,
     is_valid_url,

@@ -8,16 +8,18 @@ from pathlib import Path
 
 import pytest
 
+import mattermost_apps
 from handlers import messages
 from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError
 from provider import ProviderError
 from user_tokens import TokenUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
+SDK = Path(mattermost_apps.__file__).parent
 SOURCES = {
     p: p.read_text(encoding="utf-8")
-    for d in ("mattermost_apps", "provider", "user_tokens", "handlers")
-    for p in (ROOT / d).glob("*.py")
+    for d in (SDK, ROOT / "provider", ROOT / "user_tokens", ROOT / "handlers")
+    for p in d.glob("*.py")
 }
 SOURCES[ROOT / "commands.py"] = (ROOT / "commands.py").read_text(encoding="utf-8")
 

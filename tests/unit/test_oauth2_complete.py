@@ -64,7 +64,7 @@ def google(requests_mock):
 
 @pytest.fixture
 def configured(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     requests_mock.get(OAUTH2_USER_URL, text="")  # what Mattermost holds for the user when asked: nothing yet
     return plugin
 

@@ -13,7 +13,7 @@ from app import create_app
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
 from provider import pkce
-from tests.conftest import AUTHORIZE_URL, CLIENT_ID, TOKEN_URL, USERINFO_URL, make_settings, paths
+from tests.conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, TOKEN_URL, USERINFO_URL, make_settings, paths
 
 from .conftest import COMPLETE_URL, STATE
 
@@ -32,7 +32,7 @@ def s256(verifier: str) -> str:
 
 
 def test_answers_ok_with_the_authorization_url_as_a_string(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = connect(plugin)
     assert result["type"] == "ok"
     assert isinstance(result["data"], str)  # the plugin 500s on any other data type
@@ -42,7 +42,7 @@ def test_answers_ok_with_the_authorization_url_as_a_string(plugin, requests_mock
 
 
 def test_authorization_url_has_exactly_the_expected_parameters(plugin):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     query = query_of(connect(plugin)["data"])
     challenge = query.pop("code_challenge")
     assert query == {
@@ -67,19 +67,19 @@ def test_authorization_url_has_exactly_the_expected_parameters(plugin):
     ids=["plugin format", "url-special characters", "non-ascii"],
 )
 def test_state_is_passed_through_unchanged(plugin, state):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     assert query_of(connect(plugin, state=state)["data"])["state"] == state
 
 
 def test_code_challenge_is_s256_of_the_verifier_derived_from_the_state(plugin, services):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     challenge = query_of(connect(plugin)["data"])["code_challenge"]
     assert challenge == s256(pkce.code_verifier(services.settings.pkce_key, STATE))
 
 
 def test_verifier_sent_at_complete_is_the_one_whose_challenge_was_sent_at_connect(plugin, mattermost, requests_mock):
     # Two calls, maybe two replicas, nothing stored in between: the state alone must lead back to the verifier.
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     challenge = query_of(connect(plugin)["data"])["code_challenge"]
     token = requests_mock.post(TOKEN_URL, json={"access_token": "ya29.a", "expires_in": 3599, "token_type": "Bearer"})
     requests_mock.get(USERINFO_URL, json={"sub": "1"})
@@ -90,7 +90,7 @@ def test_verifier_sent_at_complete_is_the_one_whose_challenge_was_sent_at_connec
 
 
 def test_a_second_replica_with_the_same_secret_derives_the_same_challenge(plugin, installed):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     first = query_of(connect(plugin)["data"])["code_challenge"]
     other_replica = create_app(make_settings()).test_client()
     plugin.client = other_replica
@@ -98,7 +98,7 @@ def test_a_second_replica_with_the_same_secret_derives_the_same_challenge(plugin
 
 
 def test_the_challenge_depends_on_the_state(plugin):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     first = query_of(connect(plugin, state="a" * 20 + ".u")["data"])["code_challenge"]
     second = query_of(connect(plugin, state="b" * 20 + ".u")["data"])["code_challenge"]
     assert first != second
@@ -106,7 +106,7 @@ def test_the_challenge_depends_on_the_state(plugin):
 
 def test_the_verifier_cannot_be_computed_from_the_state_alone(plugin):
     # Someone who sees the state in the browser's URLs does not hold the app's secret.
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     challenge = query_of(connect(plugin)["data"])["code_challenge"]
     other_app = create_app(make_settings(app_secret="a-different-app-secret-0123456789abcdef"))
     plugin.client = other_app.test_client()
@@ -116,7 +116,7 @@ def test_the_verifier_cannot_be_computed_from_the_state_alone(plugin):
 
 def test_scopes_come_from_the_settings(plugin):
     plugin.client = create_app(make_settings(oauth2_scopes=("openid", "offline_access"))).test_client()
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     assert query_of(connect(plugin)["data"])["scope"] == "openid offline_access"
 
 
@@ -147,7 +147,7 @@ def test_not_configured_is_an_error_naming_configure(plugin, requests_mock, oaut
     ids=["no values", "empty state", "blank state", "no state key"],
 )
 def test_missing_state_is_an_error(plugin, values):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values=values)
     assert result["type"] == "error"
     assert "state" in result["text"] and "/google connect" in result["text"]
@@ -155,6 +155,6 @@ def test_missing_state_is_an_error(plugin, values):
 
 def test_without_oauth2_app_expand_the_redirect_uri_is_unknown(plugin):
     # A manifest that declared its own connect expand without oauth2_app would land here.
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = connect(plugin, expand={"acting_user": "summary"})
     assert result["type"] == "error"

@@ -24,6 +24,7 @@ from tests.conftest import (
     APP_SECRET,
     BOT_TOKEN,
     CALENDAR_API,
+    CLIENT_ID,
     CLIENT_SECRET,
     CONFIGURE_SUBMIT_EXPAND,
     REVOKE_URL,
@@ -113,7 +114,7 @@ class Explodes:
 def test_a_service_that_raises_gives_a_generic_error_without_details(
     plugin, services, requests_mock, path, expand, user, values, target
 ):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     object.__setattr__(services, target, Explodes())  # Services is frozen; this is the one place we reach in
     result = plugin.call(path, expand, user=user, values=values)
     assert result == {"type": "error", "text": GENERIC}
@@ -198,7 +199,7 @@ def test_wrong_value_types_are_a_200_error_and_nothing_is_stored(plugin, request
 
 
 def test_unicode_and_long_strings_in_values_are_handled(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values={"state": "é☃\u0000" + "x" * 20_000})
     assert result["type"] == "ok"
 
@@ -335,7 +336,7 @@ def run_whole_flow(plugin, requests_mock, cipher):
         )["type"]
         == "ok"
     )
-    plugin.configure(client_id="id")
+    plugin.configure("id", CLIENT_SECRET)
     assert plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values={"state": STATE})["type"] == "ok"
     result = plugin.call(paths.OAUTH2_COMPLETE, DEFAULT_COMPLETE_EXPAND, values={"state": STATE, "code": "4/0Abc-code"})
     assert result == {"type": "ok"}

@@ -34,7 +34,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     assert result["type"] == "ok", result
     assert json.loads(requests_mock.last_request.body) == {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     assert CLIENT_SECRET not in result["text"] and "…wxyz" in result["text"]
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
 
     result = plugin.call("/commands/connect", CONNECT_EXPAND)
     connect_url = f"{SITE_URL}/plugins/com.mattermost.apps/apps/google-oauth2/oauth2/remote/connect"
@@ -100,7 +100,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
 
 
 def test_stale_token_is_refreshed_and_stored_back(plugin, requests_mock):
-    plugin.configure()
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
     from provider import Identity
     from services import Services  # the cipher the app uses, to plant a stale record
     from user_tokens import TokenRecord

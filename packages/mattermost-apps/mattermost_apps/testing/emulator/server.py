@@ -1,6 +1,6 @@
 """An emulated Mattermost server with the Apps plugin v1.2.2, as a small Flask app.
 
-`create_emulator(site_url)` builds it; `python -m tests.apps_plugin.emulator --port N` serves it.
+`create_emulator(site_url)` builds it; `python -m mattermost_apps.testing.emulator --port N` serves it.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from stubs import StubApp, install, session_token
 
-from tests.apps_plugin.plugin import SUCCESS_PAGE
-from tests.apps_plugin.store import Store
-from tests.emulator.conftest import StubApp, install, session_token
+from mattermost_apps.testing.emulator.plugin import SUCCESS_PAGE
+from mattermost_apps.testing.emulator.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mattermost_apps.testing import User
-from tests.apps_plugin.commands import ParsedCommand, State, compose_submit_call, is_app_command, normalize
+from mattermost_apps.testing.emulator.commands import ParsedCommand, State, compose_submit_call, is_app_command, normalize
 
 # app_command_parser_test_data.ts
 VIEW = {

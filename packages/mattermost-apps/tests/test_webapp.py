@@ -6,11 +6,11 @@ import json
 
 import pytest
 from flask.testing import FlaskClient
+from stubs import StubApp, install, seed_app
 
-from tests.apps_plugin.plugin import Plugin
-from tests.apps_plugin.store import Store
-from tests.apps_plugin.web import render_markdown
-from tests.emulator.conftest import StubApp, install, seed_app
+from mattermost_apps.testing.emulator.plugin import Plugin
+from mattermost_apps.testing.emulator.store import Store
+from mattermost_apps.testing.emulator.web import render_markdown
 
 
 @pytest.mark.parametrize(

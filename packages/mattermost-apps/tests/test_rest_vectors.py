@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from stubs import seed_app, session_token
 
-from tests.apps_plugin.plugin import Plugin
-from tests.apps_plugin.store import Store
-from tests.emulator.conftest import seed_app, session_token
+from mattermost_apps.testing.emulator.plugin import Plugin
+from mattermost_apps.testing.emulator.store import Store
 
 API = "/plugins/com.mattermost.apps/api/v1"
 BOT_ID = "b0t" + "0" * 23
@@ -311,7 +311,7 @@ def test_create_oauth2_state(store: Store) -> None:
 )
 def test_validate_state_once(emu: FlaskClient, plugin: Plugin, store: Store, state: str, user: str, expected: str | None) -> None:
     from mattermost_apps.testing import User
-    from tests.apps_plugin.plugin import HTTPError
+    from mattermost_apps.testing.emulator.plugin import HTTPError
 
     seed_app(plugin)
     created = store.create_state("userid-test")

@@ -12,9 +12,9 @@ from unittest import mock
 
 import pytest
 from flask.testing import FlaskClient
+from stubs import PNG, SITE_URL, STUB_SECRET, StubApp, install, session_token
 
-from tests.apps_plugin.store import Store
-from tests.emulator.conftest import PNG, SITE_URL, STUB_SECRET, StubApp, install, session_token
+from mattermost_apps.testing.emulator.store import Store
 
 pytestmark = pytest.mark.e2e
 

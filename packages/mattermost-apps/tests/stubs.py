@@ -1,4 +1,4 @@
-"""Fixtures for the emulator's own tests: the emulator in-process, and a tiny stub app served on loopback."""
+"""Helpers for the SDK's own tests: a tiny stub app, its manifest, and ways to install it into the emulator."""
 
 from __future__ import annotations
 
@@ -6,46 +6,20 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-import pytest
 from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from mattermost_apps.testing import JWT_HEADER, User
-from tests.apps_plugin.emulator import create_emulator
-from tests.apps_plugin.plugin import Plugin
-from tests.apps_plugin.store import AppRecord, Store
+from mattermost_apps.testing.emulator.plugin import Plugin
+from mattermost_apps.testing.emulator.store import AppRecord
 
 SITE_URL = "http://mattermost.test"
 STUB_SECRET = "stub-secret-0123456789abcdef-0123456789"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
-
-
-@dataclass
-class Served:
-    url: str
-    stop: Callable[[], None]
-
-
-def serve(factory: Callable[[str], Flask]) -> Served:
-    """Serve `factory(url)` on a free loopback port; the app is built once its own URL is known."""
-    server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = factory(url)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-
-    return Served(url, stop)
 
 
 def stub_manifest(root_url: str, **overrides: Any) -> dict[str, Any]:
@@ -126,26 +100,6 @@ class StubApp:
         return app
 
 
-@pytest.fixture
-def emulator() -> Flask:
-    return create_emulator(SITE_URL)
-
-
-@pytest.fixture
-def emu(emulator: Flask) -> FlaskClient:
-    return emulator.test_client()
-
-
-@pytest.fixture
-def plugin(emulator: Flask) -> Plugin:
-    return emulator.extensions["apps_plugin"]
-
-
-@pytest.fixture
-def store(plugin: Plugin) -> Store:
-    return plugin.store
-
-
 def seed_app(plugin: Plugin, root_url: str = "http://127.0.0.1:9", **overrides: Any) -> AppRecord:
     """Install without any network: the record the plugin keeps after an install (`server/proxy/install.go`)."""
     bot_id = "b0t" + "0" * 23
@@ -156,15 +110,6 @@ def seed_app(plugin: Plugin, root_url: str = "http://127.0.0.1:9", **overrides: 
         plugin.store.users[bot.id] = bot
         plugin.store.app = record
     return record
-
-
-@pytest.fixture
-def stub() -> Iterator[StubApp]:
-    app = StubApp()
-    served = serve(lambda _url: app.flask_app())
-    app.url = served.url
-    yield app
-    served.stop()
 
 
 def install(emu: FlaskClient, stub: StubApp, secret: str = STUB_SECRET) -> dict[str, Any]:

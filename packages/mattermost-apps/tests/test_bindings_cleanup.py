@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.apps_plugin import golang
-from tests.apps_plugin.cleanup import (
+from mattermost_apps.testing.emulator import golang
+from mattermost_apps.testing.emulator.cleanup import (
     Scope,
     clean_app_binding,
     clean_bindings,

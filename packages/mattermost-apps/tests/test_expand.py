@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mattermost_apps.testing import ExpandError, ExpandGetter, InstalledApp, User, build_call_request, clean_expand, parse_level
-from tests.apps_plugin.cleanup import decode_call, encode_call
-from tests.apps_plugin.plugin import decode_call_response
+from mattermost_apps.testing.emulator.cleanup import decode_call, encode_call
+from mattermost_apps.testing.emulator.plugin import decode_call_response
 
 # apps/expand_test.go, TestExpandLevel: (level, required, clean level, error)
 LEVELS = [

@@ -1,9 +1,10 @@
 """The app's JSON through Mattermost's real web-client code, and the emulator's port of that code beside it.
 
 node runs mattermost-redux 11.9.0's `utils/apps` (`validateBindings`, `cleanBinding`, `cleanForm`) and
-`constants/apps` (tests/node/web_client.cjs). The app's binding sets come from the app itself, for every
-(admin, configured, connected) viewer, through its own `/bindings` route; then every binding's call is made
-and its answer checked against what the client handles (the webapp's `doAppSubmit`, `actions/apps.ts`).
+`constants/apps` (`mattermost_apps.testing.web_client`, the package pinned in tests/node). The app's binding sets
+come from the app itself, for every (admin, configured, connected) viewer, through its own `/bindings` route; then
+every binding's call is made and its answer checked against what the client handles (the webapp's `doAppSubmit`,
+`actions/apps.ts`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,13 +21,14 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from mattermost_apps.testing import InstalledApp, User
+from mattermost_apps.testing import FakePlugin, InstalledApp, User
+from mattermost_apps.testing import web_client as web_client_code
+from mattermost_apps.testing.emulator import webclient
+from mattermost_apps.testing.emulator.cleanup import clean_bindings, clean_form_struct, encode_form, normalize_static_path
+from mattermost_apps.testing.emulator.commands import compose_submit_call
+from mattermost_apps.testing.emulator.plugin import Plugin, decode_call_response
+from mattermost_apps.testing.emulator.store import AppRecord
 from provider import Identity
-from tests.apps_plugin import webclient
-from tests.apps_plugin.cleanup import clean_bindings, clean_form_struct, encode_form, normalize_static_path
-from tests.apps_plugin.commands import compose_submit_call
-from tests.apps_plugin.plugin import Plugin, decode_call_response
-from tests.apps_plugin.store import AppRecord
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -35,17 +36,22 @@ from tests.conftest import (
     BOT,
     BOT_TOKEN,
     CALENDAR_API,
+    CLIENT_ID,
+    CLIENT_SECRET,
     REVOKE_URL,
     SITE_URL,
     USERINFO_URL,
-    FakePlugin,
     make_settings,
+)
+from tests.conftest import (
+    fake_plugin as app_plugin,
 )
 from user_tokens import TokenCipher, TokenRecord
 
 pytestmark = pytest.mark.e2e
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+NODE_MODULES = NODE_DIR / "node_modules"
 PLUGIN_URL = SITE_URL + "/plugins/com.mattermost.apps"
 VIEWERS = list(itertools.product((True, False), repeat=3))  # (admin, configured, connected)
 VIEWER_IDS = [
@@ -58,23 +64,9 @@ Jobs = list[dict[str, Any]]
 @pytest.fixture(scope="module")
 def web_client() -> Callable[[Jobs], list[dict[str, Any]]]:
     """Run jobs through mattermost-redux in one node process."""
-    if not (NODE_DIR / "node_modules" / "mattermost-redux").is_dir():
+    if not (NODE_MODULES / "mattermost-redux").is_dir():
         pytest.fail("mattermost-redux is not installed: run `make test` (it runs `npm ci` in tests/node)")
-
-    def run(jobs: Jobs) -> list[dict[str, Any]]:
-        done = subprocess.run(
-            ["node", "web_client.cjs"],
-            cwd=NODE_DIR,
-            input=json.dumps(jobs),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    return run
+    return lambda jobs: web_client_code.run(jobs, NODE_MODULES)
 
 
 def test_the_pinned_web_client_is_installed() -> None:
@@ -95,9 +87,9 @@ def fake_plugin(configured: bool) -> FakePlugin:
         bot_access_token=BOT_TOKEN,
         site_url=SITE_URL,
     )
-    plugin = FakePlugin(create_app(make_settings()).test_client(), installed)
+    plugin = app_plugin(create_app(make_settings()).test_client(), installed)
     if configured:
-        plugin.configure()
+        plugin.configure(CLIENT_ID, CLIENT_SECRET)
     return plugin
 
 
@@ -271,81 +263,3 @@ def test_the_install_and_oauth2_answers_keep_their_keys_through_the_plugin(reque
     )
     check_response(connect_answer, {"ok"})
     assert isinstance(connect_answer["data"], str)  # the plugin redirects to it
-
-
-# -- the emulator's port of the client code, on inputs that show each rule --------------------------------------
-
-PORT_CASES: Jobs = [
-    {"fn": "validateBindings", "arg": None},
-    {"fn": "validateBindings", "arg": []},
-    {
-        "fn": "validateBindings",
-        "arg": [
-            {"location": "/in_post", "bindings": [{"app_id": "a", "label": "x", "submit": {"path": "/x"}}]},
-            {
-                "location": "/command",
-                "bindings": [
-                    {
-                        "app_id": "a",
-                        "location": "google",
-                        "bindings": [
-                            {"label": "same", "submit": {"path": "/1"}},
-                            {"label": "same", "submit": {"path": "/2"}},
-                            {"label": "two words", "submit": {"path": "/3"}},
-                            {"label": " ", "submit": {"path": "/4"}},
-                            {"location": "loc", "submit": {"path": "/5"}},
-                            {"label": "both", "submit": {"path": "/6"}, "form": {"submit": {"path": "/6"}}},
-                            {"label": "nothing"},
-                            {"label": "emptyform", "form": {}},
-                            {
-                                "label": "formy",
-                                "form": {
-                                    "submit": {},
-                                    "fields": [{"name": "a b"}, {"name": "ok", "label": "x y"}, {"name": "c"}],
-                                },
-                            },
-                            {
-                                "label": "sel",
-                                "form": {
-                                    "source": {"path": "/s"},
-                                    "fields": [
-                                        {
-                                            "name": "s",
-                                            "type": "static_select",
-                                            "options": [{"value": "v"}, {"value": "v"}, {"label": "L", "value": "w"}],
-                                        },
-                                        {"name": "d", "type": "dynamic_select"},
-                                        {"name": "e", "type": "static_select", "options": []},
-                                    ],
-                                },
-                            },
-                        ],
-                    },
-                    {"location": "noapp", "label": "noapp", "submit": {"path": "/x"}},
-                ],
-            },
-            {
-                "location": "/channel_header",
-                "bindings": [
-                    {"app_id": "a", "label": "noicon", "submit": {"path": "/x"}},
-                    {"app_id": "a", "label": "i", "icon": "x.png", "bindings": [{"label": "inner", "submit": {"path": "/y"}}]},
-                ],
-            },
-            {
-                "location": "/post_menu",
-                "bindings": [
-                    {"app_id": "a", "label": "p", "submit": {"path": "/z"}},
-                    {"app_id": "a", "label": "p", "submit": {"path": "/z2"}},
-                ],
-            },
-        ],
-    },
-]
-
-
-def test_the_emulators_port_of_the_client_code_matches_it(web_client: Callable[[Jobs], list[dict[str, Any]]]) -> None:
-    results = web_client(PORT_CASES)
-    for job, result in zip(PORT_CASES, results, strict=True):
-        arg = copy.deepcopy(job["arg"])
-        assert webclient.validate_bindings(arg) == result["returned"], job
-    assert len(results[2]["returned"]) == 3  # the cases above do show something: /in_post went, the rest stayed

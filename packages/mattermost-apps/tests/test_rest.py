@@ -7,10 +7,10 @@ import json
 
 import pytest
 from flask.testing import FlaskClient
+from stubs import seed_app, session_token
 
-from tests.apps_plugin.plugin import Plugin
-from tests.apps_plugin.store import Store
-from tests.emulator.conftest import seed_app, session_token
+from mattermost_apps.testing.emulator.plugin import Plugin
+from mattermost_apps.testing.emulator.store import Store
 
 API = "/plugins/com.mattermost.apps/api/v1"
 

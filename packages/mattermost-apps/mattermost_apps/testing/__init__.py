@@ -1,9 +1,13 @@
-"""Test helpers for App authors: CallRequests built and signed exactly as the Apps plugin v1.2.2 sends them.
+"""The testing kit for App authors: your app called exactly as Mattermost and the Apps plugin v1.2.2 call it.
 
-`build_call_request` reproduces the plugin's expand and context cleanup (`server/proxy/expand.go` in
-mattermost/mattermost-plugin-apps at v1.2.2), `sign_jwt` its `Mattermost-App-Authorization` token
-(`upstream/uphttp/upstream.go`). Post the two to your app's test client and it sees what Mattermost sends.
-Nothing here is used by the app at run time.
+- `Mattermost` (the `mattermost` pytest fixture): an emulated Mattermost with the Apps plugin on loopback. Install
+  your app, run slash commands as a user, submit forms, ask lookups, read what was stored.
+- `FakePlugin`: one signed call at a time to your app's Flask test client, with no Mattermost behind it.
+- `build_call_request` reproduces the plugin's expand and context cleanup (`server/proxy/expand.go` in
+  mattermost/mattermost-plugin-apps at v1.2.2), `sign_jwt` its `Mattermost-App-Authorization` token
+  (`upstream/uphttp/upstream.go`).
+
+Nothing here is used by an app at run time, and nothing of the SDK's run-time part imports it.
 """
 
 from __future__ import annotations
@@ -12,13 +16,21 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask
+from werkzeug.serving import make_server
+
+from ..jwt_auth import HEADER as JWT_HEADER
+from ..jwt_auth import PLUGIN_TOKEN_LIFETIME
+from ..paths import PING
+
 PLUGIN_PATH = "/plugins/com.mattermost.apps"
 EXPAND_LEVELS = ("", "id", "summary", "all")
-JWT_HEADER = "Mattermost-App-Authorization"
 
 # Default calls and their expand (`apps/manifest.go`).
 DEFAULT_CONNECT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
@@ -427,7 +439,7 @@ def build_call_request(
     return request
 
 
-def sign_jwt(secret: str, acting_user_id: str = "", *, now: float | None = None, ttl: int = 15 * 60) -> str:
+def sign_jwt(secret: str, acting_user_id: str = "", *, now: float | None = None, ttl: int = PLUGIN_TOKEN_LIFETIME) -> str:
     """HS256 with `exp` (+15 min) and `acting_user_id` only when set, byte for byte as jwt-go writes it.
 
     Signed by hand: the plugin signs with an empty key when the admin gave no secret, which PyJWT refuses.
@@ -455,6 +467,34 @@ def call_headers(app: InstalledApp, request: dict[str, Any]) -> dict[str, str]:
 def ping_request() -> dict[str, Any]:
     """`/ping` at install is sent without expand."""
     return {
-        "path": "/ping",
+        "path": PING,
         "context": {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "", "oauth2": {}},
     }
+
+
+@dataclass
+class Served:
+    url: str
+    app: Flask
+    stop: Callable[[], None]
+
+
+def serve(factory: Callable[[str], Flask]) -> Served:
+    """Serve `factory(url)` over real HTTP on a free loopback port, from a thread; the app is built once its own URL
+    is known. `stop()` shuts it down."""
+    server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app = server.app = factory(url)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return Served(url, app, stop)
+
+
+# After everything above: the kit and the emulator are built on it.
+from .kit import FakePlugin as FakePlugin  # noqa: E402
+from .kit import Mattermost as Mattermost  # noqa: E402
