@@ -4,8 +4,10 @@ with what to install; nothing is skipped. A failing test gets the tail of every 
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -20,6 +22,16 @@ from .harness import (
     require_node,
     start_stack,
 )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The browser tests need Playwright, which only `make test`'s venv has (`make test-fast`'s has no browser tooling):
+    they are left out of a run that deselects the e2e tests, and fail the run loudly anywhere else."""
+    if collection_path.name != "test_browser.py" or importlib.util.find_spec("playwright") is not None:
+        return None
+    if "not e2e" in (config.getoption("markexpr") or ""):
+        return True
+    raise pytest.UsageError("Playwright is not installed: the browser tests run in `make test`'s venv (requirements-dev.txt)")
 
 
 @pytest.hookimpl(hookwrapper=True)
