@@ -294,7 +294,7 @@ class CallRequest:
         raise BadCallRequest("bad_value", field=name)
 
     def _option(self, name: str, raw: dict[str, JSON]) -> tuple[str, str]:
-        label, value = raw.get("label", ""), raw.get("value", "")
+        label, value = raw.get("label", ""), raw.get("value")
         if not (isinstance(label, str) and isinstance(value, str)):
             raise BadCallRequest("bad_value", field=name)
         return _text(label, "values." + name), _text(value, "values." + name).strip()

@@ -250,8 +250,10 @@ class Form:
         labels: set[str] = set()
         positions: set[int] = set()
         for f in self.fields:
-            if f.name in names or f.label.lower() in labels:
-                raise ValueError(f"Field {f.name}: its name or its label {f.label!r} repeats another field's.")
+            if f.name in names:
+                raise ValueError(f"Field {f.name}: another field has the same name.")
+            if f.label.lower() in labels:
+                raise ValueError(f"Field {f.name}: label {f.label!r} is another field's too (flags ignore case).")
             if f.position and f.position in positions:
                 raise ValueError(f"Field {f.name}: another field already has position {f.position}.")
             if f.refresh and self.source is None:
