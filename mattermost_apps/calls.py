@@ -260,11 +260,11 @@ class CallRequest:
     def option(self, name: str) -> tuple[str, str] | None:
         """The picked option of select `name` as (label, value); a plain string is both. None when nothing is picked."""
         raw = self.values.get(name)
-        if raw is None or raw == "":
-            return None
         if isinstance(raw, str):
-            raw = _text(raw, "values." + name)
-            return raw, raw
+            text = _text(raw, "values." + name).strip()
+            return (text, text) if text else None
+        if raw is None:
+            return None
         if isinstance(raw, dict):
             return self._option(name, raw)
         raise BadCallRequest("bad_value", field=name)
