@@ -40,7 +40,7 @@ TextSubtype = Literal["", "input", "textarea", "number", "email", "tel", "url", 
 FIELD_TYPES: tuple[str, ...] = ("text", "static_select", "dynamic_select", "bool", "user", "channel", "markdown")
 TEXT_SUBTYPES: tuple[str, ...] = ("input", "textarea", "number", "email", "tel", "url", "password")
 SELECT_TYPES: tuple[str, ...] = ("static_select", "dynamic_select", "user", "channel")
-# `apps.Expand`: any other key is dropped by the plugin, and any other level fails the whole call.
+# `apps.Expand`'s fields, in the order Go writes them: the plugin drops any other key, and any other level fails the call.
 EXPAND_KEYS: tuple[str, ...] = (
     "app",
     "acting_user",

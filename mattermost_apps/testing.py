@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .forms import EXPAND_KEYS, EXPAND_LEVELS
+
 PLUGIN_PATH = "/plugins/com.mattermost.apps"
-EXPAND_LEVELS = ("", "id", "summary", "all")
 JWT_HEADER = "Mattermost-App-Authorization"
 
 # Default calls and their expand (`apps/manifest.go`).
@@ -237,22 +238,6 @@ EXPAND_STEPS = (
     ("team_member", ("id", "summary", "all")),
     ("team", ("id", "summary", "all")),
     ("user", ("id", "summary", "all")),
-)
-# `apps.Expand`'s fields, in the order Go writes them
-EXPAND_KEYS = (
-    "app",
-    "acting_user",
-    "acting_user_access_token",
-    "locale",
-    "channel",
-    "channel_member",
-    "team",
-    "team_member",
-    "post",
-    "root_post",
-    "user",
-    "oauth2_app",
-    "oauth2_user",
 )
 # The order the expanded fields appear in the context: the same, without the two that fill `context.oauth2`.
 _CONTEXT_ORDER = EXPAND_KEYS[:-2]

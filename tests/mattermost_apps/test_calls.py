@@ -126,6 +126,7 @@ MODAL: dict[str, tuple[Any, str, tuple[str, str] | None, list[str] | None, bool 
     "bool": (True, "true", None, None, True),
     "bool off": (False, "false", None, None, False),
     "submit button": ("save", "save", ("save", "save"), ["save"], None),
+    "bool as a string (what Go's BoolValue takes)": ("false", "false", ("false", "false"), ["false"], False),
     "option holding a bool string": ({"label": "Yes", "value": "true"}, "true", ("Yes", "true"), ["true"], True),
 }
 
