@@ -63,6 +63,14 @@ def _one_word(text: str) -> bool:
     return bool(text) and len(text.split()) == 1 and text == text.strip()
 
 
+def _check_icon(icon: str) -> None:
+    """The plugin points a relative icon at the app's static folder, and clears one it cannot clean."""
+    if not icon or icon.startswith(("https://", "http://")):
+        return
+    if "%" in icon or posixpath.normpath("/" + icon) == "/" or posixpath.normpath(icon.lstrip("/")).startswith(".."):
+        raise ValueError(f"Icon {icon!r} must be a file of the app's static folder, such as 'icon.png', or an http(s) URL.")
+
+
 @dataclass(frozen=True)
 class Call:
     """A call to the app: `path` on the app's root URL, what to `expand` into the request's context, and any JSON
@@ -244,6 +252,7 @@ class Form:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
+        _check_icon(self.icon)
         if self.submit is None and self.source is None:
             raise ValueError("A form needs a submit call (or a source call that answers with the form).")
         names: set[str] = set()
@@ -298,6 +307,7 @@ class Binding:
         object.__setattr__(self, "bindings", tuple(self.bindings))
         if not _one_word(self.label):
             raise ValueError(f"Command label {self.label!r} must be one word: it is what the user types.")
+        _check_icon(self.icon)
         if [self.submit is not None, self.form is not None, bool(self.bindings)].count(True) != 1:
             raise ValueError(f"Command {self.label}: give exactly one of submit, form or bindings.")
         if self.form is not None and self.form.submit is None:

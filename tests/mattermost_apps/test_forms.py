@@ -270,6 +270,14 @@ REFUSALS: dict[str, tuple[Callable[[], object], str]] = {
         lambda: slash_commands(Binding("a", submit=Call("/a")), Binding("a", submit=Call("/b"))),
         "Two slash commands have the same label.",
     ),
+    "form icon out of the static folder": (
+        lambda: Form(submit=Call("/s"), icon="../secret.png"),
+        "Icon '../secret.png' must be a file of the app's static folder",
+    ),
+    "command icon above the static folder": (
+        lambda: Binding("x", icon="a/../../icon.png", submit=Call("/s")),
+        "Icon 'a/../../icon.png' must be a file of the app's static folder",
+    ),
     "relative call path": (lambda: Call("hello"), "Call path 'hello' must be a clean absolute path"),
     "unclean call path": (lambda: Call("/a/../b"), "Call path '/a/../b' must be a clean absolute path"),
     "unknown expand key": (lambda: Call("/a", expand={"acting_user_id": "all"}), "Call /a: 'acting_user_id' is not something"),
@@ -312,6 +320,19 @@ SILENT_DROPS: dict[str, list[dict[str, Any]]] = {
 @pytest.mark.parametrize("fields", SILENT_DROPS.values(), ids=SILENT_DROPS.keys())
 def test_each_refused_field_is_one_the_plugin_drops(fields):
     assert len(plugin_fields(fields)) == len(fields) - 1
+
+
+@pytest.mark.parametrize("icon", ["../secret.png", "a/../../b.png", "%2e%2e/b.png", "."])
+def test_a_refused_icon_is_one_the_plugin_clears(icon):
+    assert "icon" not in clean_form({"submit": {"path": "/s"}, "icon": icon}, PLUGIN_URL, APP_ID)
+    with pytest.raises(ValueError, match="must be a file of the app's static folder"):
+        Form(submit=Call("/s"), icon=icon)
+
+
+@pytest.mark.parametrize("icon", ["icon.png", "/icon.png", "img//icon.png", "https://example.com/i.png"])
+def test_an_icon_the_plugin_can_clean_is_taken(icon):
+    assert clean_form({"submit": {"path": "/s"}, "icon": icon}, PLUGIN_URL, APP_ID)["icon"]
+    assert Form(submit=Call("/s"), icon=icon).icon == icon
 
 
 def test_the_client_drops_the_same_fields_and_a_label_repeated_in_another_case_takes_no_flag():
