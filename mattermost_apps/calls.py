@@ -198,6 +198,13 @@ class Context:
 
 @dataclass(frozen=True)
 class CallRequest:
+    """One call from the plugin. Every key may be missing, and a missing key reads as empty (`""`, `{}`).
+
+    `raw_command` is the command line as typed (commands only). `selected_field` and `query` come with a lookup (the
+    field typed in, and what was typed so far) and `selected_field` with a refresh (the field that changed). Nothing
+    says which kind of call this is: the path does.
+    """
+
     path: str
     expand: dict[str, JSON]
     state: JSON

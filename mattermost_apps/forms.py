@@ -31,14 +31,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 JSON = Any
 
 FieldType = Literal["text", "static_select", "dynamic_select", "bool", "user", "channel", "markdown"]
 TextSubtype = Literal["", "input", "textarea", "number", "email", "tel", "url", "password"]
-FIELD_TYPES: tuple[str, ...] = ("text", "static_select", "dynamic_select", "bool", "user", "channel", "markdown")
-TEXT_SUBTYPES: tuple[str, ...] = ("input", "textarea", "number", "email", "tel", "url", "password")
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
+TEXT_SUBTYPES: tuple[str, ...] = get_args(TextSubtype)[1:]
 SELECT_TYPES: tuple[str, ...] = ("static_select", "dynamic_select", "user", "channel")
 # `apps.Expand`'s fields, in the order Go writes them: the plugin drops any other key, and any other level fails the call.
 EXPAND_KEYS: tuple[str, ...] = (
