@@ -81,6 +81,7 @@ class Call:
     state: JSON = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "expand", dict(self.expand))  # a copy: changing the caller's dict changes no call
         if not self.path.startswith("/") or posixpath.normpath(self.path) != self.path:
             raise ValueError(f"Call path {self.path!r} must be a clean absolute path such as '/hello/submit'.")
         for key, level in self.expand.items():

@@ -124,6 +124,13 @@ def test_every_field_type_and_key_plugin_v1_2_2_knows_is_built():
     assert keys == go_field_keys  # `apps.Field`'s keys, every one
 
 
+def test_a_built_call_keeps_its_own_expand():
+    expand = {"acting_user": "summary"}
+    call = Call("/a", expand=expand)
+    expand["oauth2_user"] = "all"  # a shared dict of defaults, changed later for another call
+    assert call.to_json() == {"path": "/a", "expand": {"acting_user": "summary"}}
+
+
 def test_a_label_defaults_to_the_name_with_dashes_and_is_always_sent():
     # The plugin writes the default back, the client does not: sending it makes both read the same flag.
     assert Field("calendar_id").label == "calendar-id"
