@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mattermost_apps import Binding, Call, Field, Form, Option, form, slash_commands
+from mattermost_apps.testing import User
 from tests.apps_plugin import webclient
 from tests.apps_plugin.cleanup import clean_bindings, clean_form, normalize_static_path
 from tests.apps_plugin.commands import compose_submit_call
@@ -188,14 +189,27 @@ def test_the_web_client_keeps_every_binding_and_form_as_the_plugin_passed_it(web
 # -- a command typed with the built flags (the web client's parser, as the emulator ports it) ---------------
 
 
+ALICE = User(id="a1icea1icea1icea1icea1icea", username="alice")
+
+
 def typed(command: str) -> tuple[dict[str, Any] | None, str]:
     commands = webclient.command_bindings(webclient.validate_bindings(through_the_plugin([COMMANDS])))
-    return compose_submit_call(command, commands, {})
+    return compose_submit_call(command, commands, {ALICE.id: ALICE})
 
 
-def test_built_flags_and_positions_are_what_the_command_line_takes():
-    request, problem = typed("/greeter hello --who @nobody")
-    assert (request, problem) == (None, "Unknown user for field `who`: `nobody`.\n")  # the flag is there
+def test_built_flags_positions_and_defaults_are_what_the_command_line_takes():
+    request, problem = typed("/greeter hello @alice cal_1 say  hi --there")
+    assert problem == "" and request is not None and request["path"] == "/hello/submit"
+    assert request["values"] == {
+        "who": {"label": "alice", "value": ALICE.id},  # position 1
+        "calendar_id": {"label": "cal_1", "value": "cal_1"},  # position 2
+        "message": "say  hi --there",  # position -1: the rest of the line, as typed
+        "colour": COLOURS[0].to_json(),  # the defaults of fields not typed
+        "loud": True,
+        "secret_word": "swordfish",
+    }
+    assert typed("/greeter hello --color green --calendar-id x")[1] == "Required fields missing: `who`."
+    assert typed("/greeter hello --colour green")[1] == "Parsing error: Command does not accept flag `colour`."
     request, problem = typed("/greeter ping")
     assert problem == "" and request is not None and request["path"] == "/ping/submit"
     assert request["expand"] == {"locale": "all"}  # an empty level is not sent
