@@ -2,13 +2,19 @@
 
 A CallRequest is untrusted JSON: every accessor checks the type it returns, and a request whose
 shape is wrong raises `BadCallRequest` with a reason code (the app words it for the user).
+
+A request carries no call type: a command, a form's submit, its source, a refresh and a lookup all come as a POST
+to their call's path, so the app tells a lookup from a submit only by the path it gave each call.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .forms import Form, Option
 
 JSON = Any
 CallResponse = dict[str, JSON]
@@ -40,12 +46,32 @@ def ok(text: str | None = None, *, data: JSON = None, refresh_bindings: bool = F
     return response
 
 
-def error(text: str) -> CallResponse:
-    return {"type": "error", "text": text}
+def error(text: str, field_errors: Mapping[str, str] | None = None) -> CallResponse:
+    """An error. In a modal, `text` shows above the buttons and each of `field_errors` (field name: sentence) under
+    its field, both as Markdown; a command shows `text` only. An error with neither closes the modal silently."""
+    if not text and not field_errors:
+        raise ValueError("An error response needs a text or a field error: without either the modal just closes.")
+    response: CallResponse = {"type": "error", "text": text}
+    if field_errors:
+        response["data"] = {"errors": dict(field_errors)}
+    return response
 
 
-def form(form_: dict[str, JSON]) -> CallResponse:
-    return {"type": "form", "form": form_}
+def form(form_: Form | dict[str, JSON]) -> CallResponse:
+    """Open `form_` as a modal (or replace the open one). The web client refuses a form without a submit call."""
+    as_json = form_.to_json() if isinstance(form_, Form) else form_
+    if not as_json.get("submit"):
+        raise ValueError("A form response needs a submit call: the web client refuses it without one.")
+    return {"type": "form", "form": as_json}
+
+
+def lookup(items: Iterable[Option | str]) -> CallResponse:
+    """The answer to a dynamic select's lookup call: the items to offer (a string is its own label).
+
+    The client shows no item whose value is blank, so none is sent, and it does not filter: filter by
+    `call.query` (what the user typed so far) yourself. A command line inserts the picked item's value."""
+    options = [Option(item, item) if isinstance(item, str) else item for item in items]
+    return ok(data={"items": [option.to_json() for option in options if option.value.strip()]})
 
 
 def navigate(url: str, *, use_external_browser: bool = False) -> CallResponse:
@@ -172,12 +198,21 @@ class Context:
 
 @dataclass(frozen=True)
 class CallRequest:
+    """One call from the plugin. Every key may be missing, and a missing key reads as empty (`""`, `{}`).
+
+    `raw_command` is the command line as typed (commands only). `selected_field` and `query` come with a lookup (the
+    field typed in, and what was typed so far) and `selected_field` with a refresh (the field that changed). Nothing
+    says which kind of call this is: the path does.
+    """
+
     path: str
     expand: dict[str, JSON]
     state: JSON
     values: dict[str, JSON]
     context: Context
     raw_command: str
+    selected_field: str  # a lookup: the field being typed in; a refresh: the field that changed
+    query: str  # a lookup: what the user typed so far ("" when nothing yet)
 
     @classmethod
     def parse(cls, obj: JSON) -> CallRequest:
@@ -194,6 +229,8 @@ class CallRequest:
             values=_optional_dict(obj, "values", ""),
             context=Context.parse(_optional_dict(obj, "context", "")),
             raw_command=_optional_str(obj, "raw_command", ""),
+            selected_field=_optional_str(obj, "selected_field", ""),
+            query=_optional_str(obj, "query", ""),
         )
 
     @classmethod
@@ -206,19 +243,19 @@ class CallRequest:
             raise BadCallRequest("empty_body")
         return cls.parse(obj)
 
-    def value(self, name: str) -> str:
-        """A form or command value as a trimmed string.
+    # Values arrive in every shape the clients send: a string (text; a submit_buttons field), a bool, a number
+    # (a `number` text field in a modal), an option object `{"label", "value"}` (selects, users, channels; also
+    # text typed for a select on a command line, as `{"label": text, "value": text}`), a list of option objects
+    # (multiselect; always `[]` for a dynamic multiselect typed on a command line), or null (a field left empty).
 
-        Clients send text as a string, booleans as booleans and select options as
-        `{"label", "value"}` objects; anything else is a bad request.
-        """
+    def value(self, name: str) -> str:
+        """The value of field `name` as a trimmed string: an option's value, "true"/"false", a number's digits.
+        "" when the field is absent or empty."""
         raw = self.values.get(name)
+        if isinstance(raw, dict):
+            raw = self._option(name, raw)[1]
         if raw is None:
             return ""
-        if isinstance(raw, dict):
-            raw = raw.get("value")
-            if raw is None:
-                return ""
         if isinstance(raw, bool):
             return "true" if raw else "false"
         if isinstance(raw, str):
@@ -226,3 +263,45 @@ class CallRequest:
         if isinstance(raw, int | float):
             return str(raw)
         raise BadCallRequest("bad_value", field=name)
+
+    def option(self, name: str) -> tuple[str, str] | None:
+        """The picked option of select `name` as (label, value); a plain string is both. None when nothing is picked."""
+        raw = self.values.get(name)
+        if isinstance(raw, str):
+            text = _text(raw, "values." + name).strip()
+            return (text, text) if text else None
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            return self._option(name, raw)
+        raise BadCallRequest("bad_value", field=name)
+
+    def values_of(self, name: str) -> list[str]:
+        """The values picked in multiselect `name` (a single option or string counts as one); [] when none."""
+        raw = self.values.get(name)
+        items = raw if isinstance(raw, list) else [] if raw is None else [raw]
+        picked = []
+        for item in items:
+            value = self._option(name, item)[1] if isinstance(item, dict) else item
+            if not isinstance(value, str):
+                raise BadCallRequest("bad_value", field=name)
+            if value.strip():
+                picked.append(_text(value, "values." + name).strip())
+        return picked
+
+    def bool_value(self, name: str) -> bool:
+        """Bool field `name`: a JSON bool, "true"/"false", or an option holding either; False when absent."""
+        raw = self.values.get(name)
+        if isinstance(raw, dict):
+            raw = raw.get("value")
+        if raw is None or isinstance(raw, bool):
+            return bool(raw)
+        if raw in ("true", "false"):
+            return raw == "true"
+        raise BadCallRequest("bad_value", field=name)
+
+    def _option(self, name: str, raw: dict[str, JSON]) -> tuple[str, str]:
+        label, value = raw.get("label", ""), raw.get("value")
+        if not (isinstance(label, str) and isinstance(value, str)):
+            raise BadCallRequest("bad_value", field=name)
+        return _text(label, "values." + name), _text(value, "values." + name).strip()

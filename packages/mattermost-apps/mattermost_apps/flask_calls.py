@@ -73,6 +73,21 @@ class CallRouter:
             raise ValueError(f"two handlers for call path {path}")
         self.handlers[path] = fn
 
+    def call(self, path: str) -> Callable[[Handler], Handler]:
+        """Decorator: `fn` handles the calls to `path`, whatever they are (a command, a form's submit or source, a
+        dynamic select's lookup): the plugin sends no call type, so each call gets a path of its own.
+
+            @router.call("/hello/lookup")
+            def hello_lookup(call: CallRequest, services: Any) -> CallResponse:
+                return lookup(name for name in NAMES if name.startswith(call.query))
+        """
+
+        def register(fn: Handler) -> Handler:
+            self.add(path, fn)
+            return fn
+
+        return register
+
     def install(
         self,
         app: Flask,

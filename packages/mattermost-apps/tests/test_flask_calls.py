@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from mattermost_apps import BadCallRequest, CallRequest, CallResponse, CallRouter, CallTooLarge, JWTRejected, ok
+from mattermost_apps import BadCallRequest, CallRequest, CallResponse, CallRouter, CallTooLarge, JWTRejected, lookup, ok
 from mattermost_apps.testing import JWT_HEADER, sign_jwt
 
 SECRET = "a-secret-of-at-least-32-bytes-0123456789"
@@ -79,3 +79,26 @@ def test_two_handlers_for_one_path_are_refused():
     router.add("/a", lambda call, services: ok())
     with pytest.raises(ValueError, match="two handlers"):
         router.add("/a", lambda call, services: ok())
+
+
+def test_a_lookup_is_registered_with_a_decorator_and_filters_by_what_was_typed():
+    app = Flask(__name__)
+    router = CallRouter()
+    router.add("/hello", lambda call, services: ok("hello"))  # `add` and the decorator side by side
+
+    @router.call("/hello/lookup")
+    def hello_lookup(call: CallRequest, services: Any) -> CallResponse:
+        names = ["alice", "albert", "bob"] if call.selected_field == "who" else []
+        return lookup(name for name in names if name.startswith(call.query))
+
+    router.install(app, jwt_secret=SECRET, services=None, explain=explain)
+    client = app.test_client()
+    body = {"path": "/hello/lookup", "selected_field": "who", "query": "al", "context": {}}
+    items = client.post("/hello/lookup", data=json.dumps(body), headers=signed()).get_json()["data"]["items"]
+    assert [item["value"] for item in items] == ["alice", "albert"]
+    del body["query"]  # the plugin leaves an empty query out
+    items = client.post("/hello/lookup", data=json.dumps(body), headers=signed()).get_json()["data"]["items"]
+    assert [item["value"] for item in items] == ["alice", "albert", "bob"]
+    assert router.handlers["/hello/lookup"] is hello_lookup  # the decorator hands the function back unchanged
+    with pytest.raises(ValueError, match="two handlers"):
+        router.call("/hello")(hello_lookup)

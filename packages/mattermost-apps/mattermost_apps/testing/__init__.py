@@ -25,12 +25,12 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import make_server
 
+from ..forms import EXPAND_KEYS, EXPAND_LEVELS
 from ..jwt_auth import HEADER as JWT_HEADER
 from ..jwt_auth import PLUGIN_TOKEN_LIFETIME
 from ..paths import PING
 
 PLUGIN_PATH = "/plugins/com.mattermost.apps"
-EXPAND_LEVELS = ("", "id", "summary", "all")
 
 # Default calls and their expand (`apps/manifest.go`).
 DEFAULT_CONNECT_EXPAND = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
@@ -249,22 +249,6 @@ EXPAND_STEPS = (
     ("team_member", ("id", "summary", "all")),
     ("team", ("id", "summary", "all")),
     ("user", ("id", "summary", "all")),
-)
-# `apps.Expand`'s fields, in the order Go writes them
-EXPAND_KEYS = (
-    "app",
-    "acting_user",
-    "acting_user_access_token",
-    "locale",
-    "channel",
-    "channel_member",
-    "team",
-    "team_member",
-    "post",
-    "root_post",
-    "user",
-    "oauth2_app",
-    "oauth2_user",
 )
 # The order the expanded fields appear in the context: the same, without the two that fill `context.oauth2`.
 _CONTEXT_ORDER = EXPAND_KEYS[:-2]
