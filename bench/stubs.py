@@ -137,7 +137,7 @@ def _handler_class(stub: StubServer) -> type[BaseHTTPRequestHandler]:
                 request = Request(urlsplit(self.path).path, {k.lower(): v for k, v in self.headers.items()}, body)
                 grant = f" ({request.form()['grant_type']})" if request.path == TOKEN_PATH else ""
                 kind = f"{self.command} {request.path}{grant}"
-                status, payload = stub._routes[self.command, request.path](request)
+                status, payload = stub._routes.get((self.command, request.path), lambda _request: (404, None))(request)
                 time.sleep(stub.delay)
                 data = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
