@@ -85,11 +85,11 @@ demo: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
 	$(PY) -m tests.e2e.demo
 
-## bench: what a user waits for per operation (stubs 50 ms away), throughput beside an honest baseline (wrk); see docs/performance.md
+## bench: what a user waits for per operation and its sequential round trips, stubs 50 ms away; see docs/performance.md
 bench: $(VENV)/.dev
 	$(PY) -m bench.run
 
-## bench-docs: the same run, then refresh the marked section of docs/performance.md from it
+## bench-docs: the same run, then refresh the figures in docs/performance.md from it
 bench-docs: $(VENV)/.dev
 	$(PY) -m bench.run --docs
 

@@ -1,2 +1,2 @@
-"""`make bench`: what a user waits for per operation (its sequential round trips, against stubs 50 ms away),
-and throughput beside the least correct handler (see docs/performance.md)."""
+"""`make bench`: what a user waits for per operation, and its sequential round trips, against stubs 50 ms away
+(see docs/performance.md)."""

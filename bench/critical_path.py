@@ -15,7 +15,7 @@ Pure functions of intervals, so they can be tested without servers. An interval 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -29,15 +29,6 @@ class Interval(Protocol):
 
 
 T = TypeVar("T", bound=Interval)
-
-
-@dataclass(frozen=True)
-class Span:
-    """A plain interval with a label (tests, and the JSON report)."""
-
-    label: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)
@@ -78,10 +69,3 @@ def longest_chain(requests: Iterable[T]) -> list[T]:
 def sequential_round_trips(requests: Iterable[Interval], received: float) -> int:
     """How many upstream round trips in a row the caller waited on."""
     return len(longest_chain(split_at_response(requests, received).on_the_wait))
-
-
-def around(requests: Sequence[T], pivot: T) -> tuple[int, int]:
-    """(the longest chain that ends before `pivot` starts, the longest chain that starts after `pivot` ends)."""
-    before = [r for r in requests if r is not pivot and r.end <= pivot.start]
-    after = [r for r in requests if r is not pivot and r.start >= pivot.end]
-    return len(longest_chain(before)), len(longest_chain(after))

@@ -1,161 +1,119 @@
-"""The operations a user waits on, each with its round-trip target, and what "it did its job" means for it.
-
-Targets, in sequential upstream round trips on the wait (each stub adds its delay to every request):
-complete ≤ 2 (exchange, then store; the identity from the ID token, the confirmation DM after the answer),
-and ≤ 3 when the token answer has no ID token (userinfo too); a command with a fresh token 1 (the API call);
-with a stale token 2 when the provider does not rotate refresh tokens (refresh, then the API call and the store
-in parallel) and ≤ 3 when it does (a re-read of the stored record first); disconnect ≤ 2 with the store first
-(clear, then at most one more); connect and bindings 0.
+"""The operations a user waits on, each with its round-trip target, driven through the app's public surface only:
+calls built and signed as the Apps plugin does (`mattermost_apps.testing`), the app id and the bindings' expand
+from manifest.json, each command's path and expand from the app's own /bindings answer, and the user's record as
+Mattermost holds it after the app stored it (the bench never makes or opens one). docs/performance.md explains
+each target.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import itertools
+import json
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
-from handlers.messages import text
+from mattermost_apps import testing
 
-from .latency import Answer, Operation
-from .stubs import (
-    AUTHORIZE_PATH,
-    EVENT_SUMMARY,
-    EVENTS,
-    EXCHANGE,
-    IDENTITY,
-    OPEN_DM,
-    POST_DM,
-    REFRESH,
-    REVOKE,
-    STORE,
-    USERINFO,
-    MattermostStub,
-    ProviderStub,
-)
-from .workload import ALICE, ALICE_TOKEN, Call, Workload
+from . import stubs
+from .latency import REPO, Answer, BenchFailure, Call, Operation, answer_problem, post
+from .stubs import MattermostStub, ProviderStub
 
-GOOGLE_LIKE = "google-like"  # the app whose provider does not rotate refresh tokens, as Google
-ROTATING = "rotating"  # the app whose provider rotates them
+APP_SECRET = "bench-app-secret-0123456789abcdef-0123456789abcdef"
+CLIENT_ID, CLIENT_SECRET = "1234-bench.apps.googleusercontent.com", "GOCSPX-bench-client-secret-wxyz"
+ALICE = testing.User(id="a1icea1icea1icea1icea1icea", username="alice", email="alice@example.com", first_name="Alice")
+ALICE_TOKEN, BOT_TOKEN = "alicetoken000000000000000a", "bottoken00000000000000000b"
+STATE = "q1w2e3r4t5y6u7i8o9p0." + ALICE.id
+STALE_SECONDS = 30  # an access token this short-lived is refreshed before use
+MANIFEST = json.loads((REPO / "manifest.json").read_text(encoding="utf-8"))
 
 
-def sub_command_labels(answer: Answer) -> list[str]:
+class Workload:
+    """Alice's calls to one app, whose provider is `provider`; Mattermost is `mattermost`."""
+
+    def __init__(self, app_url: str, provider: ProviderStub, mattermost: MattermostStub) -> None:
+        self.url, self.provider, self.mattermost = app_url, provider, mattermost
+        self.installed = testing.InstalledApp(
+            app_id=MANIFEST["app_id"],
+            root_url=app_url,
+            secret=APP_SECRET,
+            bot=testing.User(id="b0tb0tb0tb0tb0tb0tb0tb0tb0", username=MANIFEST["app_id"], is_bot=True),
+            bot_access_token=BOT_TOKEN,
+            site_url=mattermost.url,
+            oauth2_app={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        )
+        self._codes = itertools.count(1)
+        self.commands: dict[str, tuple[str, dict[str, str]]] = {}
+
+    def call(self, path: str, expand: dict[str, str], values: dict[str, Any] | None = None) -> Call:
+        """Built when it is sent (a fresh JWT), with the record Mattermost holds for Alice at that moment."""
+        stored = self.mattermost.stored(ALICE_TOKEN)
+        body = testing.build_call_request(
+            self.installed,
+            {"path": path, "expand": expand},
+            acting_user=ALICE,
+            acting_user_access_token=ALICE_TOKEN,
+            stored_oauth2_user=None if stored is None else json.dumps(stored).encode(),
+            values=values,
+        )
+        return Call(self.url + path, json.dumps(body), testing.call_headers(self.installed, body))
+
+    def bindings(self) -> Call:
+        return self.call(MANIFEST["bindings"]["path"], dict(MANIFEST["bindings"]["expand"]))
+
+    def oauth2_connect(self) -> Call:
+        return self.call("/oauth2/connect", testing.DEFAULT_CONNECT_EXPAND, {"state": STATE})
+
+    def oauth2_complete(self) -> Call:
+        values = {"state": STATE, "code": f"4/0Abench-code-{next(self._codes)}", "scope": "openid email profile"}
+        return self.call("/oauth2/complete", testing.DEFAULT_COMPLETE_EXPAND, values)
+
+    def command(self, label: str) -> Call:
+        return self.call(*self.commands[label])
+
+    def connect(self, *, stale: bool = False) -> None:
+        """Alice connects (complete, unmeasured): Mattermost then holds a record with a token this fresh."""
+        self.provider.expires_in = STALE_SECONDS if stale else 3599
+        problem = answer_problem(*post(self.oauth2_complete())[3:], lambda _answer: "")
+        if problem:
+            raise BenchFailure(f"connecting Alice before a call: {problem}")
+
+    def learn_commands(self) -> None:
+        """The sub-commands a connected user sees, with the path and expand each one's submit call names."""
+        self.connect()
+        for binding in sub_commands(json.loads(post(self.bindings())[4])):
+            self.commands[binding["label"]] = (binding["submit"]["path"], binding["submit"].get("expand", {}))
+
+
+def sub_commands(answer: Answer) -> list[dict[str, Any]]:
     try:
-        return [b["label"] for b in answer["data"][0]["bindings"][0]["bindings"]]
+        return list(answer["data"][0]["bindings"][0]["bindings"])
     except (KeyError, IndexError, TypeError):
         return []
 
 
-def build_operations(
-    work: Workload, provider: ProviderStub, rotating: ProviderStub, mattermost: MattermostStub
-) -> list[Operation]:
-    def holds_record(call: Call) -> None:
-        mattermost.seed(ALICE_TOKEN, call.record)
+def build_operations(work: Workload, plain: Workload) -> list[Operation]:
+    """`work`: the app whose provider is like Google; `plain`: the one whose provider sends no ID token and rotates."""
 
-    def says(*needles: str) -> Callable[[Answer], str]:
-        def check(answer: Answer) -> str:
-            shown = str(answer.get("text", ""))
-            missing = [n for n in needles if n not in shown]
-            return f"a text without {missing}: {shown[:200]!r}" if missing else ""
+    def says(needle: str) -> Callable[[Answer], str]:
+        return lambda answer: "" if needle in json.dumps(answer) else f"{json.dumps(answer)[:200]}, without {needle!r}"
 
-        return check
+    def cleared(_answer: Answer) -> str:
+        return "" if work.mattermost.stored(ALICE_TOKEN) is None else "and left the record in Mattermost"
 
-    def connects(answer: Answer) -> str:
-        url = str(answer.get("data", ""))
-        if url.startswith(provider.url + AUTHORIZE_PATH + "?") and "code_challenge=" in url:
-            return ""
-        return f"no authorization URL with a PKCE challenge: {url[:200]!r}"
-
-    def lists_commands(answer: Answer) -> str:
-        labels = sub_command_labels(answer)
-        return "" if "info" in labels else f"no info command for a connected user: {labels}"
-
-    def disconnected(answer: Answer) -> str:
-        shown = str(answer.get("text", ""))
-        unconfirmed = text("disconnect.unconfirmed").strip()
-        if "Disconnected" not in shown:
-            return f"no disconnection sentence: {shown[:200]!r}"
-        return f"that the provider did not confirm, though it did: {shown[:200]!r}" if unconfirmed in shown else ""
-
-    def stores_rotated_token() -> str:
-        stored = mattermost.stored(ALICE_TOKEN)
-        try:
-            refresh_token = work.cipher.open(stored, user_id=ALICE.id).refresh_token
-        except Exception as exc:
-            return f"the stored record does not open ({type(exc).__name__})"
-        if refresh_token != rotating.last_refresh_token:
-            return "the stored record does not hold the rotated refresh token"
-        return ""
-
-    @contextmanager
-    def without_id_token() -> Iterator[None]:
-        provider.id_token = False
-        try:
-            yield
-        finally:
-            provider.id_token = True
-
-    dm = (OPEN_DM, POST_DM)
-    stale_needs = (REFRESH, STORE)
-    operations = [
-        Operation("bindings (connected user)", GOOGLE_LIKE, work.bindings, "==", 0, check=lists_commands),
-        Operation("oauth2/connect", GOOGLE_LIKE, work.oauth2_connect, "==", 0, check=connects),
-        Operation("oauth2/complete", GOOGLE_LIKE, work.oauth2_complete, "<=", 2, needs=(EXCHANGE, STORE, *dm)),
+    info, plain_info = partial(work.command, "info"), partial(plain.command, "info")
+    stale, plain_stale = partial(work.connect, stale=True), partial(plain.connect, stale=True)
+    exchange, refresh = (stubs.EXCHANGE, stubs.STORE, stubs.OPEN_DM, stubs.POST_DM), (stubs.REFRESH, stubs.STORE, stubs.USERINFO)
+    knows_alice = says(stubs.IDENTITY["email"])
+    return [
+        Operation("bindings (connected user)", work.bindings, "==", 0, says('"label": "info"'), prepare=work.connect),
+        Operation("oauth2/connect", work.oauth2_connect, "==", 0, says(work.provider.url + stubs.AUTHORIZE_PATH)),
+        Operation("oauth2/complete", work.oauth2_complete, "<=", 2, needs=exchange),
+        Operation("oauth2/complete, no ID token", plain.oauth2_complete, "<=", 3, needs=(*exchange, stubs.USERINFO)),
+        Operation("info, fresh token", info, "==", 1, knows_alice, (stubs.USERINFO,), refresh[:2], prepare=work.connect),
+        Operation("info, stale token", info, "==", 2, knows_alice, refresh, prepare=stale),
+        Operation("info, stale token, provider rotates", plain_info, "<=", 3, knows_alice, refresh, prepare=plain_stale),
         Operation(
-            "oauth2/complete, no ID token in the token answer",
-            GOOGLE_LIKE,
-            work.oauth2_complete,
-            "<=",
-            3,
-            needs=(EXCHANGE, USERINFO, STORE, *dm),
-            setup=without_id_token,
+            "disconnect", partial(work.command, "disconnect"), "<=", 2, cleared, (stubs.STORE, stubs.REVOKE), prepare=work.connect
         ),
     ]
-    for label, api, check in (("info", USERINFO, says(IDENTITY["email"])), ("events", EVENTS, says(EVENT_SUMMARY))):
-        operations += [
-            Operation(
-                f"{label}, fresh token",
-                GOOGLE_LIKE,
-                partial(work.command, label),
-                "==",
-                1,
-                check=check,
-                needs=(api,),
-                forbids=(REFRESH, STORE),
-                prepare=holds_record,
-            ),
-            Operation(
-                f"{label}, stale token, provider does not rotate",
-                GOOGLE_LIKE,
-                partial(work.command, label, stale=True),
-                "==",
-                2,
-                check=check,
-                needs=(*stale_needs, api),
-                prepare=holds_record,
-            ),
-            Operation(
-                f"{label}, stale token, provider rotates",
-                ROTATING,
-                partial(work.command, label, stale=True),
-                "<=",
-                3,
-                check=check,
-                needs=(*stale_needs, api),
-                prepare=holds_record,
-                verify=stores_rotated_token,
-            ),
-        ]
-    operations.append(
-        Operation(
-            "disconnect",
-            GOOGLE_LIKE,
-            lambda: work.command("disconnect"),
-            "<=",
-            2,
-            check=disconnected,
-            needs=(STORE, REVOKE),
-            prepare=holds_record,
-            store_first=True,
-        )
-    )
-    return operations

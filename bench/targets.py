@@ -1,54 +1,28 @@
-"""Targets and their verdicts, always on the unrounded measured value.
-
-A ratio of 0.699 against `>= 0.7` fails, however it is printed; `shown()` prints enough digits that the figure
-on the line never reads as if it passed (or failed) when it did not.
-"""
+"""Targets and their verdicts: a count (round trips, requests, connections) against a bound, judged as measured."""
 
 from __future__ import annotations
 
-import math
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-Comparison = Literal["<=", ">=", "=="]
-_COMPARE: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
-_SYMBOL = {"<=": "≤", ">=": "≥", "==": "="}
-MAX_DIGITS = 12
+Comparison = Literal["<=", "=="]
+SYMBOL = {"<=": "≤", "==": "="}
 
 
-def meets(value: float, comparison: Comparison, threshold: float) -> bool:
-    """The verdict. NaN (a figure that could not be measured) meets nothing."""
-    if math.isnan(value):
-        return False
-    return _COMPARE[comparison](value, threshold)
-
-
-def shown(value: float, comparison: Comparison, threshold: float, *, digits: int = 2) -> str:
-    """`value` with at least `digits` decimals, and more while the printed figure would get another verdict."""
-    if math.isnan(value):
-        return "not measured"
-    verdict = meets(value, comparison, threshold)
-    for d in range(digits, MAX_DIGITS + 1):
-        text = f"{value:.{d}f}"
-        if meets(float(text), comparison, threshold) == verdict:
-            return text
-    return repr(value)
+def meets(value: int | None, comparison: Comparison, threshold: int) -> bool:
+    """The verdict. None (a figure that could not be measured) meets nothing."""
+    return value is not None and (value <= threshold if comparison == "<=" else value == threshold)
 
 
 @dataclass(frozen=True)
 class Target:
-    """`name` must measure `comparison` `threshold`. Whole-number figures (round trips, counts) print as such.
-
-    `valid=False`: the figure was measured but does not count (the operation answered wrongly, say `note`).
-    """
+    """`name` must measure `comparison` `threshold`. `valid=False`: the figure was measured but does not count
+    (the operation answered wrongly, or skipped part of its job: `note` says which)."""
 
     name: str
-    measured: float
+    measured: int | None
     comparison: Comparison
-    threshold: float
-    digits: int = 0
+    threshold: int
     note: str = ""
     valid: bool = True
 
@@ -56,28 +30,8 @@ class Target:
     def passed(self) -> bool:
         return self.valid and meets(self.measured, self.comparison, self.threshold)
 
-    @property
-    def verdict(self) -> str:
-        return "PASS" if self.passed else "FAIL"
-
-    @property
-    def expected(self) -> str:
-        return f"{_SYMBOL[self.comparison]} {self.threshold:.{self.digits}f}"
-
-    def shown(self) -> str:
-        return shown(self.measured, self.comparison, self.threshold, digits=self.digits)
-
-    def line(self) -> str:
-        note = f" ({self.note})" if self.note else ""
-        return f"{self.verdict}  {self.name}: {self.shown()} (target {self.expected}){note}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "measured": None if math.isnan(self.measured) else self.measured,
-            "comparison": self.comparison,
-            "threshold": self.threshold,
-            "valid": self.valid,
-            "passed": self.passed,
-            "note": self.note,
-        }
+    def cells(self) -> tuple[str, str, str, str, str]:
+        """name, measured, target, verdict, note."""
+        shown = "not measured" if self.measured is None else str(self.measured)
+        expected = f"{SYMBOL[self.comparison]} {self.threshold}"
+        return self.name, shown, expected, "PASS" if self.passed else "FAIL", self.note

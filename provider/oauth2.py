@@ -13,7 +13,6 @@ Refresh uses requests-oauthlib rather than google-auth on purpose: google-auth r
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
@@ -105,7 +104,7 @@ class OAuth2Provider:
 
     def authorization_url(self, *, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str:
         """The URL the plugin redirects the browser to. `state` is the plugin's, passed through unchanged."""
-        return _client(client_id).prepare_request_uri(
+        return WebApplicationClient(client_id).prepare_request_uri(
             self.authorize_url,
             redirect_uri=redirect_uri,
             scope=list(self.scopes),
@@ -251,12 +250,6 @@ class OAuth2Provider:
         except ValueError as exc:  # oauthlib: not JSON, or no access_token
             raise ProviderError("bad_response", operation, type(exc).__name__) from None
         return dict(token)
-
-
-@functools.lru_cache(maxsize=64)
-def _client(client_id: str) -> WebApplicationClient:
-    """oauthlib's client for `client_id`; building the authorization URL leaves it unchanged, so it is made once."""
-    return WebApplicationClient(client_id)
 
 
 class _TokenSession(OAuth2Session, AppSession):

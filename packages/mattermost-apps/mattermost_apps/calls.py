@@ -83,8 +83,6 @@ def navigate(url: str, *, use_external_browser: bool = False) -> CallResponse:
 
 def _optional_str(obj: dict[str, JSON], key: str, where: str) -> str:
     value = obj.get(key)
-    if type(value) is str and value.isascii():  # nearly every field, checked at once: this runs ~16 times a call
-        return value
     if value is None:
         return ""
     if not isinstance(value, str):

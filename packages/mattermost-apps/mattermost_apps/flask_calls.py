@@ -125,7 +125,7 @@ class CallRouter:
                 tasks: list[Callable[[], None]] = []
                 try:
                     with call_deadline(deadline):
-                        call = _read_call(request._get_current_object(), jwt_secret, max_body)  # type: ignore[attr-defined]
+                        call = _read_call(request, jwt_secret, max_body)
                         tokens = _current_call.set(call), _after_response.set(tasks)
                         try:
                             response = jsonify(fn(call, services))
@@ -156,7 +156,6 @@ def _guarded(task: Callable[[], None], deadline: float) -> Callable[[], None]:
 
 
 def _read_call(req: Request, jwt_secret: str | None, max_body: int) -> CallRequest:
-    # `req` is the request object itself, not Flask's proxy: this runs on every call, and each proxy lookup costs.
     claims: dict[str, Any] = {}
     if jwt_secret is not None:
         # The signature is checked before the body is parsed: an unsigned caller costs us no JSON work.

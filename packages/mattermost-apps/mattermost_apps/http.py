@@ -6,8 +6,8 @@
   retry that could not finish in time is not started, so the caller always gets an answer before the plugin
   gives up on it (30 s).
 - The environment is read once, when the session is made: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
-  as they were then (the proxies of each origin worked out on first use), `REQUESTS_CA_BUNDLE` or
-  `CURL_CA_BUNDLE`; `.netrc` is never read. requests would otherwise read all of them on every request.
+  as they were then, `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`; `.netrc` is never read. requests would otherwise
+  read all of them on every request, so a change to the process's environment could redirect a token.
 - No cookies are kept: an answer's `Set-Cookie` never travels with another request, to that host or another.
 - Redirects are not followed: a token or a record goes only to the URL it was sent to.
 """
@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextvars
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit
 from urllib.request import getproxies_environment
 
 import requests
@@ -29,21 +30,16 @@ from urllib3.util.retry import Retry
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("mattermost_apps_call_deadline", default=None)
 _attempt_timeout: contextvars.ContextVar[float] = contextvars.ContextVar("mattermost_apps_attempt_timeout", default=0.0)
-_MAX_ORIGINS = 64
 
 
-class call_deadline:  # noqa: N801 - used as a function: `with call_deadline(25):`
-    """Everything the session sends inside the block finishes within `seconds` from now. (A class rather than a
-    generator: it wraps every call.)"""
-
-    def __init__(self, seconds: float) -> None:
-        self._at = time.monotonic() + seconds
-
-    def __enter__(self) -> None:
-        self._token = _deadline.set(self._at)
-
-    def __exit__(self, *exc: object) -> None:
-        _deadline.reset(self._token)
+@contextmanager
+def call_deadline(seconds: float) -> Iterator[None]:
+    """Everything the session sends inside the block finishes within `seconds` from now."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def time_left() -> float | None:
@@ -70,23 +66,13 @@ class AppSession(requests.Session):
         proxies = getproxies_environment()
         self._no_proxy = proxies.pop("no", None)
         self._proxies = proxies
-        self._origin_proxies: dict[tuple[str, str], dict[str, str]] = {}
         self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The proxies the environment named at start for `url`'s origin ({} when NO_PROXY covers it)."""
-        parts = urlsplit(url)
-        origin = (parts.scheme, parts.netloc)
-        found = self._origin_proxies.get(origin)
-        if found is None:
-            found = {} if not self._proxies or should_bypass_proxies(url, no_proxy=self._no_proxy) else dict(self._proxies)
-            if len(self._origin_proxies) < _MAX_ORIGINS:
-                self._origin_proxies[origin] = found
-        return found
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("allow_redirects", False)
-        kwargs.setdefault("proxies", self.proxies_for(url if isinstance(url, str) else url.decode()))
+        text_url = url if isinstance(url, str) else url.decode()
+        bypass = not self._proxies or should_bypass_proxies(text_url, no_proxy=self._no_proxy)
+        kwargs.setdefault("proxies", {} if bypass else dict(self._proxies))  # the proxies named at start
         timeout = kwargs.get("timeout")
         left = time_left()
         if left is not None:
