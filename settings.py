@@ -34,9 +34,9 @@ PLUGIN_CALL_TIMEOUT = 30.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_FORMATS = ("text", "json")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-# Keys derived from APP_SECRET with HKDF-SHA256, one per purpose. Changing the salt or a purpose makes every stored
-# token record unreadable.
-_KEY_SALT = b"mattermost-app-google-oauth2"
+# Keys derived from APP_SECRET with HKDF-SHA256, one per purpose. These bytes must never change, even when the app is
+# renamed or switches provider: changing the salt or a purpose makes every stored token record unreadable.
+KEY_DERIVATION_SALT = b"mattermost-app-google-oauth2"
 
 
 class SettingsError(ValueError):
@@ -112,7 +112,9 @@ class Settings:
         return self._derive_key("pkce")
 
     def _derive_key(self, purpose: str) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=_KEY_SALT, info=purpose.encode()).derive(self.app_secret.encode())
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=KEY_DERIVATION_SALT, info=purpose.encode()).derive(
+            self.app_secret.encode()
+        )
 
     @property
     def manifest_root_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from app import create_app
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, FakePlugin, build_call_request
 from provider import Identity
+from settings import KEY_DERIVATION_SALT
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
@@ -96,6 +98,15 @@ def test_without_token_encryption_key_the_key_is_derived_from_app_secret(plugin,
         derived_keys(APP_SECRET).pkce_key,
         base64.urlsafe_b64decode(derived_keys(APP_SECRET).token_keys[0]),
     )
+
+
+def test_the_derived_keys_never_change():
+    # Known answers from the key-derivation salt's bytes: a renamed app or another provider keeps them, or every
+    # connection stored under a derived key becomes unreadable. Never update these figures to make a change pass.
+    assert hashlib.sha256(KEY_DERIVATION_SALT).hexdigest() == "eeedda54ed7600f6fdc2a015432921eba3bc6a75f55aa923da1ddde7a65a392d"
+    keys = derived_keys("known-answer-app-secret")
+    assert keys.token_keys == ("9IDyECowb4sYabg1aHR33EDPoP2Wx5ZGLTGnX4REI94=",)
+    assert keys.pkce_key.hex() == "00e8d1b8c8b3f290842241eb8830d813d2db8bd874e2d6044ed00b3c2e59c2c3"
 
 
 def test_a_different_app_secret_cannot_read_the_record(installed, requests_mock):
