@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -20,16 +19,15 @@ from handlers import configure
 from mattermost_apps import paths as plugin_paths
 from mattermost_apps.testing import FakePlugin, InstalledApp, User
 from provider import Provider
-from services import MANIFEST_TEMPLATE
 from settings import Settings
+from tests.names import APP_ID, BOT_USERNAME, MANIFEST
 
 # The command table, by label, and every call path the app serves, derived from it and from the manifest.
 COMMAND = {command.label: command for command in COMMANDS}
-_MANIFEST = json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))
 paths = SimpleNamespace(
     PING=plugin_paths.PING,
-    INSTALL=_MANIFEST["on_install"]["path"],
-    BINDINGS=_MANIFEST["bindings"]["path"],
+    INSTALL=MANIFEST["on_install"]["path"],
+    BINDINGS=MANIFEST["bindings"]["path"],
     OAUTH2_CONNECT=plugin_paths.OAUTH2_CONNECT,
     OAUTH2_COMPLETE=plugin_paths.OAUTH2_COMPLETE,
     CONFIGURE_SUBMIT=configure.SUBMIT_PATH,
@@ -47,17 +45,18 @@ CONFIGURE_SUBMIT_EXPAND = configure.SUBMIT_EXPAND
 SITE_URL = "http://mattermost.test"
 APPS_API = SITE_URL + "/plugins/com.mattermost.apps/api/v1"
 APP_SECRET = "test-app-secret-0123456789abcdef0123456789"
-CLIENT_ID = "1234-test.apps.googleusercontent.com"
-CLIENT_SECRET = "GOCSPX-test-client-secret-wxyz"
+CLIENT_ID = "1234-test.client.example.test"
+CLIENT_SECRET = "test-client-secret-wxyz"
 AUTHORIZE_URL = "https://accounts.test/o/oauth2/v2/auth"
 TOKEN_URL = "https://oauth2.test/token"
 REVOKE_URL = "https://oauth2.test/revoke"
 USERINFO_URL = "https://openidconnect.test/v1/userinfo"
-CALENDAR_API = "https://www.googleapis.test/calendar/v3"
+ISSUER = "https://accounts.test"
+CALENDAR_API = "https://calendar-api.test/calendar/v3"
 
 ADMIN = User(id="adm1nadm1nadm1nadm1nadm1na", username="sysadmin", roles="system_admin system_user", email="admin@example.com")
 ALICE = User(id="a1icea1icea1icea1icea1icea", username="alice", email="alice@example.com", first_name="Alice")
-BOT = User(id="b0tb0tb0tb0tb0tb0tb0tb0tb0b"[:26], username="google-oauth2", is_bot=True)
+BOT = User(id="b0tb0tb0tb0tb0tb0tb0tb0tb0b"[:26], username=BOT_USERNAME, is_bot=True)
 ADMIN_TOKEN = "admintoken000000000000000a"
 ALICE_TOKEN = "alicetoken000000000000000a"
 BOT_TOKEN = "bottoken00000000000000000b"
@@ -71,6 +70,7 @@ def make_settings(**overrides: Any) -> Settings:
         "oauth2_token_url": TOKEN_URL,
         "oauth2_revoke_url": REVOKE_URL,
         "oauth2_userinfo_url": USERINFO_URL,
+        "oauth2_issuer": ISSUER,
         "google_api_url": CALENDAR_API,
         "http_timeout": 2.0,
     }
@@ -114,7 +114,7 @@ def fake_plugin(client: FlaskClient, installed: InstalledApp) -> FakePlugin:
 def installed_app() -> InstalledApp:
     """The app as the plugin holds it once installed (for a test that cannot take the `installed` fixture)."""
     return InstalledApp(
-        app_id="google-oauth2",
+        app_id=APP_ID,
         root_url="http://app.test:8080",
         secret=APP_SECRET,
         bot=BOT,

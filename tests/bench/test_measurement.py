@@ -103,24 +103,24 @@ def test_an_operation_that_skips_its_work_or_answers_wrongly_is_reported(toy_app
     assert wrong.problems == ["answered the wrong text"]
 
 
-def test_the_provider_stub_is_like_google_or_plain_oauth2_and_makes_tokens_stale_when_told():
-    google_like = ProviderStub(client_id=CLIENT_ID, plain=False).start()
+def test_the_provider_stub_is_oidc_or_plain_oauth2_and_makes_tokens_stale_when_told():
+    oidc = ProviderStub(client_id=CLIENT_ID, plain=False).start()
     plain = ProviderStub(client_id=CLIENT_ID, plain=True).start()
     try:
 
         def token(stub: ProviderStub, **form: str) -> dict[str, object]:
             return requests.post(stub.url + TOKEN_PATH, data=form, auth=(CLIENT_ID, "secret"), timeout=5).json()
 
-        exchange = token(google_like, grant_type="authorization_code", code="c", code_verifier="v")
+        exchange = token(oidc, grant_type="authorization_code", code="c", code_verifier="v")
         claims = jwt.decode(str(exchange["id_token"]), options={"verify_signature": False})
-        assert claims["iss"] == google_like.url
+        assert claims["iss"] == oidc.url
         assert claims["aud"] == CLIENT_ID
         assert claims["exp"] > time.time() + 3000
         assert {"sub", "email", "name"} <= claims.keys()
         assert exchange["expires_in"] == 3599
 
-        assert "refresh_token" not in token(google_like, grant_type="refresh_token", refresh_token="1//kept")
-        assert "access_token" in token(google_like, grant_type="refresh_token", refresh_token="1//kept")  # Google's stays valid
+        assert "refresh_token" not in token(oidc, grant_type="refresh_token", refresh_token="1//kept")
+        assert "access_token" in token(oidc, grant_type="refresh_token", refresh_token="1//kept")  # it stays valid: no rotation
 
         plain.expires_in = 30
         rotated = token(plain, grant_type="refresh_token", refresh_token="1//first")
@@ -129,7 +129,7 @@ def test_the_provider_stub_is_like_google_or_plain_oauth2_and_makes_tokens_stale
         assert "access_token" in token(plain, grant_type="refresh_token", refresh_token=str(rotated["refresh_token"]))
         assert [r.kind for r in plain.requests_since(0)].count(REFRESH) == 3
     finally:
-        google_like.stop()
+        oidc.stop()
         plain.stop()
 
 

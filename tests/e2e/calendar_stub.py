@@ -1,7 +1,7 @@
-"""A tiny stand-in for the Google Calendar API v3 `events.list`, for the end-to-end tests and `make demo`.
+"""A tiny stand-in for the Calendar API v3 `events.list`, for the end-to-end tests and `make demo`.
 
 It accepts an access token only if the OAuth2 provider's userinfo endpoint does, so a revoked or expired
-token is refused exactly as Google would refuse it (401).
+token is refused exactly as the Calendar API would refuse it (401).
 
     python -m tests.e2e.calendar_stub --port 9100 --userinfo-url http://127.0.0.1:9000/me
 """
@@ -28,12 +28,12 @@ def create_calendar_stub(userinfo_url: str) -> Flask:
     def list_events() -> ResponseReturnValue:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
-            return _google_error(401, "UNAUTHENTICATED")
+            return _api_error(401, "UNAUTHENTICATED")
         check = http.get(userinfo_url, headers={"Authorization": auth}, timeout=5)
         if check.status_code != 200:
-            return _google_error(401, "UNAUTHENTICATED")
+            return _api_error(401, "UNAUTHENTICATED")
         if request.args.get("singleEvents") != "true" or request.args.get("orderBy") != "startTime":
-            return _google_error(400, "INVALID_ARGUMENT")
+            return _api_error(400, "INVALID_ARGUMENT")
         now = datetime.now(UTC).replace(microsecond=0)
         items = [_event(i, title, now + timedelta(days=i, hours=1)) for i, title in enumerate(EVENT_TITLES)]
         limit = request.args.get("maxResults", type=int) or len(items)
@@ -53,7 +53,7 @@ def _event(index: int, title: str, start: datetime) -> dict[str, Any]:
     }
 
 
-def _google_error(status: int, reason: str) -> ResponseReturnValue:
+def _api_error(status: int, reason: str) -> ResponseReturnValue:
     return jsonify(error={"code": status, "message": reason.lower(), "status": reason}), status
 
 

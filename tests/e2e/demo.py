@@ -1,5 +1,5 @@
 """`make demo` (`python -m tests.e2e.demo`): the end-to-end stack, left running so a person can click through the
-whole flow in a browser, without Mattermost or Google.
+whole flow in a browser, without Mattermost or the real OAuth2 provider.
 
 Starts the emulated Mattermost (with the Apps plugin), a local OAuth2 server (oidc-provider), a Calendar API stub
 and the app, installs and configures the app, and prints where to click. Ctrl-C stops everything.
@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.e2e.harness import CLIENT_ID, CLIENT_SECRET, Stack, StackError, start_stack
+from tests.names import CMD, PROVIDER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,13 +44,13 @@ def port_in_use(port: int) -> bool:
 def instructions(stack: Stack) -> str:
     site = stack.emulator.url
     return f"""
-The demo is running: the app, an emulated Mattermost and a local OAuth2 server standing in for Google.
+The demo is running: the app, an emulated Mattermost and a local OAuth2 server standing in for {PROVIDER}.
 
   1. Open {site}/login and log in as alice (any password; bob works too).
-  2. Type /google connect, press Send, and click "Connect your Google account".
+  2. Type {CMD} connect, press Send, and click "Connect your {PROVIDER} account".
   3. At the OAuth2 server, sign in with any name and password, then press Continue.
-  4. Back at {site}/ the bot's direct message is waiting. Try /google info, /google events,
-     /google disconnect. As sysadmin, /google configure shows the admin's form.
+  4. Back at {site}/ the bot's direct message is waiting. Try {CMD} info, {CMD} events,
+     {CMD} disconnect. As sysadmin, {CMD} configure shows the admin's form.
 
   Emulated Mattermost   {site}
   The app               {stack.app_url}  (manifest: {stack.app_url}/manifest.json)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.install()
         answer = stack.configure()
         if answer.get("type") != "ok":
-            raise StackError(f"/google configure failed: {answer.get('text')}")
+            raise StackError(f"{CMD} configure failed: {answer.get('text')}")
         print(instructions(stack), flush=True)
         while True:
             for process in stack.processes.values():

@@ -1,6 +1,6 @@
 """Real processes on loopback for the end-to-end tests and `make demo`, and clients to drive them.
 
-The stack: the OAuth2 server (npm oidc-provider, standing in for Google), the emulated Mattermost with its
+The stack: the OAuth2 server (npm oidc-provider, standing in for the provider), the emulated Mattermost with its
 Apps plugin, a Calendar API stub, and the app itself under gunicorn. `UserAgent` is a browser without a
 browser: a cookie jar that carries the emulator's MMAUTHTOKEN and walks connect_url → the provider's
 login and consent pages → complete_url.
@@ -31,13 +31,13 @@ from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.names import APP_ID, CMD
 from user_tokens import TokenRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_DIR = REPO_ROOT / "tests" / "node"
 CHROMIUM = Path("/usr/bin/chromium")
 
-APP_ID = "google-oauth2"
 PLUGIN_URL_PATH = "/plugins/com.mattermost.apps"
 CLIENT_ID = "mm-app"
 CLIENT_SECRET = "mm-secret-e2e-wxyz"
@@ -494,7 +494,7 @@ _CONNECT_LINK = re.compile(r"\]\((http[^)\s]+/oauth2/remote/connect)\)")
 
 
 def connect_link(answer: dict[str, Any]) -> str:
-    """The connect_url in `/google connect`'s answer (a markdown link)."""
+    """The connect_url in the answer to `/<command> connect` (a markdown link)."""
     match = _CONNECT_LINK.search(str(answer.get("text", ""))) if answer.get("type") == "ok" else None
     if match is None:
         raise StackError(f"no connect link in {answer}")
@@ -530,10 +530,10 @@ class Stack:
         return TokenRecord.from_json(json.loads(plaintext))
 
     def configure(self, username: str = "sysadmin") -> dict[str, Any]:
-        """`/google configure` as an admin: the form, then its submit with the provider's client."""
-        response = self.emulator.command(username, "/google configure")
+        """`/<command> configure` as an admin: the form, then its submit with the provider's client."""
+        response = self.emulator.command(username, f"{CMD} configure")
         if response.get("type") != "form":
-            raise StackError(f"/google configure did not answer a form: {response}")
+            raise StackError(f"{CMD} configure did not answer a form: {response}")
         return self.emulator.submit(
             username, response["form"]["submit"], {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
         )

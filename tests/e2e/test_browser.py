@@ -1,5 +1,5 @@
 """A person in a real browser (Debian's Chromium driven by Playwright): signs in to the emulated Mattermost,
-runs `/google connect`, clicks the link, signs in and consents at the provider, lands on the plugin's success
+runs `/<command> connect`, clicks the link, signs in and consents at the provider, lands on the plugin's success
 page and finds the bot's direct message. Each step leaves a screenshot in artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.names import CMD, PROVIDER
 
 from .harness import REPO_ROOT, Stack, StackError, require_chromium
 
@@ -76,8 +78,8 @@ def sign_in_at_provider(page: Page, login: str) -> None:
 
 
 def test_person_connects_and_gets_the_direct_message(configured: Stack, page: Page) -> None:
-    sign_in_and_run(page, configured, "alice", "/google connect")
-    link = page.locator("#response a", has_text="Connect your Google account")
+    sign_in_and_run(page, configured, "alice", f"{CMD} connect")
+    link = page.locator("#response a", has_text=f"Connect your {PROVIDER} account")
     expect(link).to_be_visible()
     shot(page, "01-connect-link")
 
@@ -94,8 +96,8 @@ def test_person_connects_and_gets_the_direct_message(configured: Stack, page: Pa
     shot(page, "04-plugin-success-page")
 
     page.goto(f"{configured.emulator.url}/")
-    expect(page.locator("#messages")).to_contain_text("Your Google account alice@example.test is now connected.")
-    run(page, "/google events")
+    expect(page.locator("#messages")).to_contain_text(f"Your {PROVIDER} account alice@example.test is now connected.")
+    run(page, f"{CMD} events")
     expect(page.locator("#response")).to_contain_text("Design review")
     shot(page, "05-direct-message-and-events")
     # The committed README image changes only on request, so a test run leaves the working tree clean.
@@ -111,7 +113,7 @@ def test_person_connects_and_gets_the_direct_message(configured: Stack, page: Pa
 
 
 def test_person_cancels_at_the_provider_and_sees_why(configured: Stack, page: Page) -> None:
-    sign_in_and_run(page, configured, "bob", "/google connect")
+    sign_in_and_run(page, configured, "bob", f"{CMD} connect")
     page.click("#response a")
     sign_in_at_provider(page, "bob")
     page.click("button[type=submit]")
@@ -119,6 +121,8 @@ def test_person_cancels_at_the_provider_and_sees_why(configured: Stack, page: Pa
     page.click("text=[ Cancel ]")
 
     page.wait_for_url("**/oauth2/remote/complete?**error=access_denied**")
-    expect(page.locator("body")).to_contain_text("You did not allow access at Google, so your Google account was not connected.")
+    expect(page.locator("body")).to_contain_text(
+        f"You did not allow access at {PROVIDER}, so your {PROVIDER} account was not connected."
+    )
     shot(page, "06-cancelled-at-provider")
     assert configured.emulator.stored_oauth2_user("bob") is None

@@ -10,6 +10,7 @@ import pytest
 
 from handlers.messages import text
 from tests.conftest import CONFIGURE_SUBMIT_EXPAND
+from tests.names import CMD, PROVIDER
 
 from .harness import CLIENT_ID, CLIENT_SECRET, Stack, UserAgent, complete_url, connect_link, connect_url
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def connect(stack: Stack, user: UserAgent, provider_login: str | None = None) -> None:
-    link = connect_link(stack.emulator.command(user.username, "/google connect"))
+    link = connect_link(stack.emulator.command(user.username, f"{CMD} connect"))
     page = user.connect(link, provider_login=provider_login or user.username)
     assert page.status_code == 200, page.text
     assert "Completed connecting your account" in page.text
@@ -29,7 +30,7 @@ def stores(stack: Stack) -> list[dict]:
 
 def test_admin_configures_the_client(mattermost: Stack) -> None:
     emulator = mattermost.emulator
-    answer = emulator.command("sysadmin", "/google configure")
+    answer = emulator.command("sysadmin", f"{CMD} configure")
     assert answer["type"] == "form", answer
     fields = {f["name"]: f for f in answer["form"]["fields"]}
     assert fields["client_secret"]["subtype"] == "password" and "client_id" in fields
@@ -47,7 +48,7 @@ def test_admin_configures_the_client(mattermost: Stack) -> None:
 def test_non_admin_configure_is_refused_and_stores_nothing(mattermost: Stack) -> None:
     emulator = mattermost.emulator
     # alice has no `configure` binding; a crafted submit reaches the app, which refuses it.
-    assert emulator.command("alice", "/google configure")["type"] == "error"
+    assert emulator.command("alice", f"{CMD} configure")["type"] == "error"
     answer = emulator.submit(
         "alice",
         {"path": "/configure/submit", "expand": CONFIGURE_SUBMIT_EXPAND},
@@ -62,7 +63,7 @@ def test_non_admin_configure_is_refused_and_stores_nothing(mattermost: Stack) ->
 
 def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: UserAgent) -> None:
     emulator, provider = configured.emulator, configured.provider
-    answer = emulator.command("alice", "/google connect")
+    answer = emulator.command("alice", f"{CMD} connect")
     assert connect_link(answer) == connect_url(emulator.site_url)
 
     page = alice.connect(connect_link(answer), provider_login="alice")
@@ -84,24 +85,24 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     [dm] = emulator.wait_for_posts("alice", 1)
     assert "**alice@example.test** is now connected" in dm["message"]
 
-    info = emulator.command("alice", "/google info")
+    info = emulator.command("alice", f"{CMD} info")
     assert info["type"] == "ok", info
-    assert "Connected to Google as **Alice Test**" in info["text"] and "alice@example.test" in info["text"]
-    events = emulator.command("alice", "/google events")
+    assert f"Connected to {PROVIDER} as **Alice Test**" in info["text"] and "alice@example.test" in info["text"]
+    events = emulator.command("alice", f"{CMD} events")
     assert events["type"] == "ok", events
     assert "Design review" in events["text"] and "Team lunch" in events["text"]
     # A fresh token is used as it is: no refresh, nothing stored again since complete.
     assert provider.token_requests("refresh_token") == []
     assert len(stores(configured)) == 1
 
-    answer = emulator.command("alice", "/google disconnect")
+    answer = emulator.command("alice", f"{CMD} disconnect")
 
     assert answer["type"] == "ok" and answer["refresh_bindings"] is True, answer
-    assert "Disconnected your Google account **alice@example.test**" in answer["text"]
+    assert f"Disconnected your {PROVIDER} account **alice@example.test**" in answer["text"]
     assert configured.stored_record("alice") is None
     assert [r["status"] for r in provider.requests_log() if r["path"] == "/token/revocation"] == [200]
     assert provider.refresh(record.refresh_token).json()["error"] == "invalid_grant"
-    assert emulator.command("alice", "/google info")["type"] == "error"  # no `info` binding any more
+    assert emulator.command("alice", f"{CMD} info")["type"] == "error"  # no `info` binding any more
 
 
 def test_expired_access_token_is_refreshed_once_and_stored_back(configured: Stack, alice: UserAgent) -> None:
@@ -117,9 +118,9 @@ def test_expired_access_token_is_refreshed_once_and_stored_back(configured: Stac
     provider.clear_log()
     emulator.clear_log()
 
-    info = emulator.command("alice", "/google info")
+    info = emulator.command("alice", f"{CMD} info")
 
-    assert info["type"] == "ok" and "Connected to Google as **Alice Test**" in info["text"], info
+    assert info["type"] == "ok" and f"Connected to {PROVIDER} as **Alice Test**" in info["text"], info
     assert [r["status"] for r in provider.token_requests("refresh_token")] == [200]
     assert [c["status"] for c in stores(configured)] == [200]
     after = configured.stored_record("alice")
@@ -129,7 +130,7 @@ def test_expired_access_token_is_refreshed_once_and_stored_back(configured: Stac
     assert after.expires_at is not None and after.expires_at > time.time() + 3000
     assert provider.userinfo_status(after.access_token) == 200
 
-    assert emulator.command("alice", "/google events")["type"] == "ok"
+    assert emulator.command("alice", f"{CMD} events")["type"] == "ok"
     assert len(provider.token_requests("refresh_token")) == 1 and len(stores(configured)) == 1
 
 
@@ -141,34 +142,34 @@ def test_revoked_grant_clears_the_record_and_asks_to_reconnect(configured: Stack
     assert provider.revoke(record.refresh_token) == 200
     assert provider.userinfo_status(record.access_token) == 401  # revoking the refresh token ends the whole grant
 
-    info = emulator.command("alice", "/google info")
+    info = emulator.command("alice", f"{CMD} info")
 
     assert info["type"] == "error", info
-    assert "run `/google connect` again" in info["text"]
+    assert f"run `{CMD} connect` again" in info["text"]
     assert emulator.stored_oauth2_user("alice") == "null"
     assert [r["status"] for r in provider.token_requests("refresh_token")] == [400]
-    assert connect_link(emulator.command("alice", "/google connect"))  # `connect` is offered again
+    assert connect_link(emulator.command("alice", f"{CMD} connect"))  # `connect` is offered again
 
 
 def test_cancelled_consent_gives_a_clear_error_and_stores_nothing(configured: Stack, alice: UserAgent) -> None:
     emulator = configured.emulator
-    link = connect_link(emulator.command("alice", "/google connect"))
+    link = connect_link(emulator.command("alice", f"{CMD} connect"))
 
     page = alice.connect(link, provider_login="alice", cancel=True)
 
     assert page.status_code == 500 and page.headers["Content-Type"].startswith("text/plain")
-    assert "You did not allow access at Google, so your Google account was not connected." in page.text
+    assert f"You did not allow access at {PROVIDER}, so your {PROVIDER} account was not connected." in page.text
     assert [c["type"] for c in emulator.app_calls("/oauth2/complete")] == ["error"]
     assert emulator.stored_oauth2_user("alice") is None and stores(configured) == []
     # The same sentence waits in the bot's DM: the plugin's bare error page is easy to close unread.
     [dm] = emulator.wait_for_posts("alice", 1)
-    assert dm["message"] == "You did not allow access at Google, so your Google account was not connected."
+    assert dm["message"] == f"You did not allow access at {PROVIDER}, so your {PROVIDER} account was not connected."
     assert configured.provider.token_requests("authorization_code") == []
 
 
 def test_replayed_redirect_is_refused_and_never_reaches_the_app(configured: Stack, alice: UserAgent) -> None:
     emulator = configured.emulator
-    redirect = alice.authorize(connect_link(emulator.command("alice", "/google connect")), provider_login="alice")
+    redirect = alice.authorize(connect_link(emulator.command("alice", f"{CMD} connect")), provider_login="alice")
     assert alice.open(redirect).status_code == 200
     stored = emulator.stored_oauth2_user("alice")
     emulator.clear_log()
@@ -183,7 +184,7 @@ def test_replayed_redirect_is_refused_and_never_reaches_the_app(configured: Stac
 def test_someone_elses_redirect_is_refused_and_stores_nothing(configured: Stack, alice: UserAgent) -> None:
     emulator = configured.emulator
     bob = UserAgent(emulator.url, "bob")
-    redirect = alice.authorize(connect_link(emulator.command("alice", "/google connect")), provider_login="alice")
+    redirect = alice.authorize(connect_link(emulator.command("alice", f"{CMD} connect")), provider_login="alice")
 
     answer = bob.open(redirect)
 
@@ -195,7 +196,7 @@ def test_someone_elses_redirect_is_refused_and_stores_nothing(configured: Stack,
 
 def test_expired_state_is_refused_and_never_reaches_the_app(configured: Stack, alice: UserAgent) -> None:
     emulator = configured.emulator
-    redirect = alice.authorize(connect_link(emulator.command("alice", "/google connect")), provider_login="alice")
+    redirect = alice.authorize(connect_link(emulator.command("alice", f"{CMD} connect")), provider_login="alice")
     emulator.expire_states()
 
     answer = alice.open(redirect)

@@ -37,6 +37,7 @@ from mattermost_apps.testing import (
     sign_jwt,
 )
 from provider import Identity
+from tests.names import APP_ID, BOT_USERNAME, CMD, PROVIDER
 from tests.security.support import StubServer
 from user_tokens import TokenCipher, TokenRecord
 
@@ -61,7 +62,7 @@ JWT_HEADER = "Mattermost-App-Authorization"
 ALICE = User(id="alice000000000000000000000", username="alice", email="alice@example.com", first_name="Alice")
 BOB = User(id="bob00000000000000000000000", username="bob", email="bob@example.com", first_name="Bob")
 ADMIN = User(id="sysadmin00000000000000000a", username="sysadmin", roles="system_admin system_user")
-BOT = User(id="b0tb0tb0tb0tb0tb0tb0tb0tb0", username="google-oauth2", is_bot=True)
+BOT = User(id="b0tb0tb0tb0tb0tb0tb0tb0tb0", username=BOT_USERNAME, is_bot=True)
 TOKEN_USE = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all", "oauth2_user": "all"}
 CONFIGURE_SUBMIT = {"acting_user": "summary", "acting_user_access_token": "all", "oauth2_app": "all"}
 
@@ -77,7 +78,7 @@ class App:
 
     def installed(self, site_url: str) -> InstalledApp:
         return InstalledApp(
-            app_id="google-oauth2",
+            app_id=APP_ID,
             root_url=self.url,
             secret=self.secret,
             bot=BOT,
@@ -175,7 +176,7 @@ def configure_call(app: App, site_url: str) -> dict[str, Any]:
         {"path": "/configure/submit", "expand": CONFIGURE_SUBMIT},
         acting_user=ADMIN,
         acting_user_access_token="admintoken000000000000000a",
-        values={"client_id": "id.apps.googleusercontent.com", "client_secret": "s3cret-s3cret"},
+        values={"client_id": "id.client.example.test", "client_secret": "s3cret-s3cret"},
     )
     return body
 
@@ -239,7 +240,10 @@ def test_a_hanging_api_gets_the_apps_sentence_before_the_deadline(start: Any, st
     started = time.monotonic()
     answer = app.call(events)
     elapsed = time.monotonic() - started
-    assert answer == {"type": "error", "text": "Google could not be reached to list your events; please try again in a minute."}
+    assert answer == {
+        "type": "error",
+        "text": f"{PROVIDER} could not be reached to list your events; please try again in a minute.",
+    }
     assert elapsed < 5.5, elapsed
     assert len(hanging.hits) - before == 2  # the retry that could not finish in time was not started
 
@@ -313,7 +317,7 @@ def test_a_jwt_naming_a_user_signs_no_call_without_that_user(unpinned: App, stub
 
 def stack_installed(stack: Stack) -> InstalledApp:
     return InstalledApp(
-        app_id="google-oauth2",
+        app_id=APP_ID,
         root_url=stack.app_url,
         secret=stack.app_secret,
         bot=BOT,
@@ -337,7 +341,7 @@ def post_to(stack: Stack, body: dict[str, Any], *, jwt_user: str | None = None) 
 
 def connected(configured: Stack, username: str = "alice") -> TokenRecord:
     agent = UserAgent(configured.emulator.url, username)
-    page = agent.connect(connect_link(configured.emulator.command(username, "/google connect")), provider_login=username)
+    page = agent.connect(connect_link(configured.emulator.command(username, f"{CMD} connect")), provider_login=username)
     assert page.status_code == 200 and "Completed connecting your account" in page.text, page.text
     record = configured.stored_record(username)
     assert record is not None
@@ -346,7 +350,7 @@ def connected(configured: Stack, username: str = "alice") -> TokenRecord:
 
 def test_another_users_code_is_never_redeemed(configured: Stack) -> None:
     alice = UserAgent(configured.emulator.url, "alice")
-    redirect = alice.authorize(connect_link(configured.emulator.command("alice", "/google connect")), provider_login="alice")
+    redirect = alice.authorize(connect_link(configured.emulator.command("alice", f"{CMD} connect")), provider_login="alice")
     values = dict(re.findall(r"[?&]([^=&]+)=([^&]*)", redirect))
     values = {k: urllib.parse.unquote(v) for k, v in values.items()}
     assert values["state"].endswith("." + ALICE.id)
@@ -386,7 +390,7 @@ def test_a_replayed_call_without_a_user_token_revokes_nothing(configured: Stack)
     assert answer["type"] == "error" and "acting_user_access_token" in answer["text"], answer
     assert configured.emulator.stored_oauth2_user("alice") == stored  # still connected
     assert configured.provider.userinfo_status(record.access_token) == 200  # and the grant is alive
-    assert configured.emulator.command("alice", "/google info")["type"] == "ok"
+    assert configured.emulator.command("alice", f"{CMD} info")["type"] == "ok"
 
 
 def test_another_users_record_reads_as_none(configured: Stack) -> None:
@@ -402,7 +406,7 @@ def test_another_users_record_reads_as_none(configured: Stack) -> None:
         stored_oauth2_user=alices.encode(),  # Alice's ciphertext in Bob's slot
     )
     answer = post_to(configured, swapped)
-    assert answer == {"type": "error", "text": "Your Google account is not connected: run `/google connect` first."}
+    assert answer == {"type": "error", "text": f"Your {PROVIDER} account is not connected: run `{CMD} connect` first."}
     assert [r for r in configured.provider.requests_log() if r["path"] == "/me"] == []  # her token was never used
 
 

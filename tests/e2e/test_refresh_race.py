@@ -38,6 +38,7 @@ from werkzeug.wrappers import Request
 from commands import COMMANDS
 from mattermost_apps.testing import InstalledApp, User, build_call_request, call_headers
 from mattermost_apps.testing.emulator.store import SEEDED_USERS
+from tests.names import CMD, PROVIDER
 
 from .harness import (
     RUNNING,
@@ -160,7 +161,7 @@ class Race:
         emulator.install(self.apps_proxy.url + "/manifest.json", self.stack.app_secret)
         assert self.stack.configure()["type"] == "ok"
         page = UserAgent(emulator.url, "alice").connect(
-            connect_link(emulator.command("alice", "/google connect")), provider_login="alice"
+            connect_link(emulator.command("alice", f"{CMD} connect")), provider_login="alice"
         )
         assert page.status_code == 200 and "Completed connecting your account" in page.text, page.text
         context = self.apps_proxy.last_call["/oauth2/complete"]["context"]
@@ -198,7 +199,7 @@ class Caller:
     alice_token: str  # the app's session as alice, which the plugin puts in acting_user_access_token
 
     def request(self, label: str, stored: str | None) -> dict[str, Any]:
-        """The CallRequest of `/google <label>` as the plugin builds it from `stored`, what Mattermost holds."""
+        """The CallRequest of `/<command> <label>` as the plugin builds it from `stored`, what Mattermost holds."""
         command = COMMAND[label]
         return build_call_request(
             self.installed,
@@ -209,7 +210,7 @@ class Caller:
         )
 
     def trial(self, first: ManagedProcess, second: ManagedProcess) -> tuple[Answer, Answer]:
-        """`/google events` to `first` and `/google info` to `second` at once, each on a new connection, both built
+        """`/<command> events` to `first` and `/<command> info` to `second` at once, each on a new connection, both built
         from the same stored record, whose refresh is held at the gate."""
         stored = self.race.stack.emulator.stored_oauth2_user("alice")
         record = self.race.stack.stored_record("alice")
@@ -237,7 +238,7 @@ class Caller:
 
     def check(self, events: Answer, info: Answer) -> None:
         kept = events.ok and "Design review" in events.body["text"]
-        kept = kept and info.ok and "Connected to Google as **Alice Test**" in info.body["text"]
+        kept = kept and info.ok and f"Connected to {PROVIDER} as **Alice Test**" in info.body["text"]
         assert kept, f"after {len(self.race.gate.sent)} refreshes: events {events}, info {info}"
 
     def assert_no_replay(self) -> None:
@@ -248,7 +249,7 @@ class Caller:
 
     def assert_grant_alive(self) -> None:
         """A call through the emulated plugin still works, with the stored refresh token, which was never used."""
-        answer = self.race.stack.emulator.command("alice", "/google info")
+        answer = self.race.stack.emulator.command("alice", f"{CMD} info")
         assert answer["type"] == "ok" and "Alice Test" in answer["text"], answer
         self.assert_no_replay()
 
@@ -433,7 +434,7 @@ def test_control_two_hosts_without_a_shared_lock_lose_the_grant(race: Race) -> N
         assert len(set(sent)) < len(sent), sent  # a refresh token was sent twice...
         assert 400 in [r["status"] for r in race.provider.token_requests("refresh_token")]  # ...and refused
         failed = [answer.body for answer in (events, info) if not answer.ok]
-        assert all(body.get("type") == "error" and "/google connect" in body.get("text", "") for body in failed), failed
+        assert all(body.get("type") == "error" and f"{CMD} connect" in body.get("text", "") for body in failed), failed
         record = race.stack.stored_record("alice")  # the grant is gone: nothing stored, or a dead refresh token
         assert record is None or record.refresh_token is None or race.provider.refresh(record.refresh_token).status_code == 400
         print(f"control, no shared lock: the grant was lost at trial {lost_at}: {events.body} / {info.body}")

@@ -1,5 +1,5 @@
 """Against the real oidc-provider with refresh-token rotation on (OP_ROTATE=1): replaying a used
-refresh token there revokes the whole grant. Several `/google info` for one user at once, all carrying the same
+refresh token there revokes the whole grant. Several `/<command> info` for one user at once, all carrying the same
 expired record, must all succeed with one refresh and no replay.
 
 A proxy in front of the provider holds each refresh for half a second, so every call is surely built (by the
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pytest
 from werkzeug.wrappers import Request
+
+from tests.names import CMD, PROVIDER
 
 from .conftest import RUNNING
 from .harness import (
@@ -107,7 +109,7 @@ def test_concurrent_calls_with_an_expired_token_do_not_replay_a_rotated_refresh_
 
     provider.set_access_token_ttl(1)  # the connect's access token is stale at once (the app's margin is 60 s)
     alice = UserAgent(emulator.url, "alice")
-    page = alice.connect(connect_link(emulator.command("alice", "/google connect")), provider_login="alice")
+    page = alice.connect(connect_link(emulator.command("alice", f"{CMD} connect")), provider_login="alice")
     assert page.status_code == 200 and "Completed connecting your account" in page.text, page.text
     first = stack.stored_record("alice")
     assert first is not None and first.refresh_token
@@ -119,7 +121,7 @@ def test_concurrent_calls_with_an_expired_token_do_not_replay_a_rotated_refresh_
 
     def info(i: int) -> None:
         start.wait()
-        answers[i] = emulator.command("alice", "/google info")
+        answers[i] = emulator.command("alice", f"{CMD} info")
 
     threads = [threading.Thread(target=info, args=(i,)) for i in range(CONCURRENT_CALLS)]
     for thread in threads:
@@ -129,18 +131,18 @@ def test_concurrent_calls_with_an_expired_token_do_not_replay_a_rotated_refresh_
 
     for answer in answers:
         assert answer is not None and answer["type"] == "ok", answers
-        assert "Connected to Google as **Alice Test**" in answer["text"]
+        assert f"Connected to {PROVIDER} as **Alice Test**" in answer["text"]
     refreshes = provider.token_requests("refresh_token")
     assert [r["status"] for r in refreshes] == [200], refreshes  # one refresh, no replay (a replay answers 400)
     second = stack.stored_record("alice")
     assert second is not None and second.refresh_token not in (None, first.refresh_token)
 
     # The grant is alive: the next call uses the stored token with no refresh at all.
-    assert emulator.command("alice", "/google info")["type"] == "ok"
+    assert emulator.command("alice", f"{CMD} info")["type"] == "ok"
     assert len(provider.token_requests("refresh_token")) == 1
 
     # And this provider does punish a replay: the first refresh token is refused, and it takes the grant with it.
     assert provider.refresh(first.refresh_token).status_code == 400
     assert provider.refresh(second.refresh_token).status_code == 400
-    answer = emulator.command("alice", "/google info")
-    assert answer["type"] == "error" and "/google connect" in answer["text"], answer
+    answer = emulator.command("alice", f"{CMD} info")
+    assert answer["type"] == "error" and f"{CMD} connect" in answer["text"], answer

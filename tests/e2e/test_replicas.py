@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from werkzeug.wrappers import Request
 
+from tests.names import CMD
+
 from .harness import (
     RUNNING,
     ForwardingProxy,
@@ -78,7 +80,7 @@ def test_connect_on_one_replica_and_complete_on_the_other(stack: Stack, replicas
     stack.install(replicas.url)
     stack.configure()
     alice = UserAgent(emulator.url, "alice")
-    link = connect_link(emulator.command("alice", "/google connect"))
+    link = connect_link(emulator.command("alice", f"{CMD} connect"))
     replicas.served.clear()
 
     page = alice.connect(link, provider_login="alice")
@@ -91,7 +93,7 @@ def test_connect_on_one_replica_and_complete_on_the_other(stack: Stack, replicas
     assert record is not None and record.identity.email == "alice@example.test"
 
     replicas.served.clear()
-    for command in ("/google info", "/google events", "/google info", "/google events"):
+    for command in (f"{CMD} info", f"{CMD} events", f"{CMD} info", f"{CMD} events"):
         answer = emulator.command("alice", command)
         assert answer["type"] == "ok", (command, answer)
     assert {name for _path, name in replicas.served} == {"A", "B"}

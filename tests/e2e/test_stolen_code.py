@@ -12,6 +12,7 @@ import requests
 
 from provider import pkce
 from tests.conftest import derived_keys
+from tests.names import CMD
 
 from .harness import CLIENT_ID, CLIENT_SECRET, Stack, UserAgent, complete_url, connect_link
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def test_a_stolen_code_cannot_be_exchanged_without_the_verifier(configured: Stack, alice: UserAgent) -> None:
     emulator, provider = configured.emulator, configured.provider
-    redirect = alice.authorize(connect_link(emulator.command("alice", "/google connect")), provider_login="alice")
+    redirect = alice.authorize(connect_link(emulator.command("alice", f"{CMD} connect")), provider_login="alice")
     query = parse_qs(urlsplit(redirect).query)
     code, state = query["code"][0], query["state"][0]
 

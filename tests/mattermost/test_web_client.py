@@ -46,6 +46,7 @@ from tests.conftest import (
 from tests.conftest import (
     fake_plugin as app_plugin,
 )
+from tests.names import APP_ID
 from user_tokens import TokenCipher, TokenRecord
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,7 @@ def test_the_pinned_web_client_is_installed() -> None:
 
 def fake_plugin(configured: bool) -> FakePlugin:
     installed = InstalledApp(
-        app_id="google-oauth2",
+        app_id=APP_ID,
         root_url="http://app.test:8080",
         secret=make_settings().app_secret,
         bot=BOT,
@@ -116,7 +117,7 @@ def through_the_plugin(plugin: FakePlugin, data: Any) -> list[dict[str, Any]]:
     """The bindings as the plugin v1.2.2 hands them to the client; it must have had nothing to complain about."""
     granted = tuple(manifest(plugin.client)["requested_locations"])
     bindings, problems = clean_bindings(
-        data, app_id="google-oauth2", granted_locations=granted, plugin_url=PLUGIN_URL, user_agent="webapp"
+        data, app_id=APP_ID, granted_locations=granted, plugin_url=PLUGIN_URL, user_agent="webapp"
     )
     assert problems == []
     return bindings
@@ -172,7 +173,7 @@ def test_every_binding_set_passes_the_web_client_untouched(
 
 
 def mock_outbound(requests_mock: Any) -> None:
-    """What the binding calls reach: Mattermost's REST API as the plugin answers it, and Google's APIs."""
+    """What the binding calls reach: Mattermost's REST API as the plugin answers it, and the provider's APIs."""
     requests_mock.post(APPS_API + "/oauth2/user", text="")
     requests_mock.post(APPS_API + "/oauth2/app", text="")
     requests_mock.post(REVOKE_URL, text="")
@@ -199,10 +200,10 @@ def check_response(answer: dict[str, Any], handled: set[str]) -> None:
     assert set(answer) <= GO_CALL_RESPONSE_KEYS, answer
     passed = decode_call_response(json.dumps(answer).encode())
     if "form" in passed:
-        passed["form"] = encode_form(clean_form_struct(passed["form"], PLUGIN_URL, "google-oauth2", []))
+        passed["form"] = encode_form(clean_form_struct(passed["form"], PLUGIN_URL, APP_ID, []))
     expected = copy.deepcopy(answer)
     if expected.get("form", {}).get("icon"):  # the one documented change: a relative icon points at the static route
-        expected["form"]["icon"] = normalize_static_path(PLUGIN_URL, "google-oauth2", expected["form"]["icon"])
+        expected["form"]["icon"] = normalize_static_path(PLUGIN_URL, APP_ID, expected["form"]["icon"])
     assert meaning(passed) == meaning(expected)  # the Go struct keeps every other key and value the app sent
     assert answer["type"] in handled, answer
     if answer["type"] in ("ok", "error"):
@@ -238,7 +239,7 @@ def test_every_binding_call_answers_what_the_client_handles(
             forms.append(answer["form"])
             for field in answer["form"].get("fields", []):
                 assert field["type"] in field_types, field
-            values = {"client_id": "1234.apps.googleusercontent.com", "client_secret": "GOCSPX-x"}
+            values = {"client_id": "1234.client.example.test", "client_secret": "secret-x"}
             form_submit = answer["form"]["submit"]
             check_response(plugin.call(form_submit["path"], form_submit.get("expand"), user=user, values=values), handled)
 

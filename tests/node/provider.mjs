@@ -1,10 +1,10 @@
-// A real OAuth2/OIDC server (panva's oidc-provider) standing in for Google in the end-to-end tests and `make demo`.
+// A real OAuth2/OIDC server (panva's oidc-provider) standing in for the app's provider in the end-to-end tests and `make demo`.
 //
 // Environment:
 //   OP_PORT           port on 127.0.0.1 (default 9000)
 //   OP_CLIENT_ID      confidential client's id (default mm-app)
 //   OP_CLIENT_SECRET  its secret (default mm-secret)
-//   RP_REDIRECT       allowed redirect URIs, comma-separated: the emulator's complete_url
+//   RP_REDIRECT       allowed redirect URIs, comma-separated: the emulator's complete_url (required)
 //   OP_AT_TTL         access-token lifetime in seconds (default 3600); changeable at run time, see below
 //   OP_ROTATE=1       rotate refresh tokens: each refresh returns a new one, and replaying an old one revokes the grant
 //
@@ -16,6 +16,14 @@
 import Provider from 'oidc-provider';
 
 const env = process.env;
+
+function requiredEnv(name) {
+  if (!env[name]) {
+    console.error(`provider.mjs: set ${name} (see the comment at the top of this file)`);
+    process.exit(2);
+  }
+  return env[name];
+}
 const port = Number(env.OP_PORT || 9000);
 const issuer = `http://127.0.0.1:${port}`;
 let accessTokenTtl = Number(env.OP_AT_TTL || 3600);
@@ -30,7 +38,7 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: env.OP_CLIENT_ID || 'mm-app',
     client_secret: env.OP_CLIENT_SECRET || 'mm-secret',
-    redirect_uris: (env.RP_REDIRECT || 'http://127.0.0.1:8065/plugins/com.mattermost.apps/apps/google-oauth2/oauth2/remote/complete')
+    redirect_uris: requiredEnv('RP_REDIRECT')
       .split(',').map((uri) => uri.trim()).filter(Boolean),
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
@@ -46,7 +54,7 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['e2e-cookie-key-not-a-secret'] },
   // Expired means expired: the default 15 s of tolerance would keep an access token alive past its TTL.
   clockTolerance: 0,
-  // As Google does: the ID token of a code flow carries the granted claims (email, name), not just `sub`.
+  // As the provider this stands in for does: the ID token of a code flow carries the granted claims (email, name), not just `sub`.
   conformIdTokenClaims: false,
   pkce: { required: () => false }, // the app always sends S256; it is verified whenever sent
   rotateRefreshToken: env.OP_ROTATE === '1',

@@ -19,7 +19,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from mattermost_apps.testing import call_headers, sign_jwt
+from provider import Provider
 from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
+from tests.names import CMD
 
 from .support import a_record, acting_id, seal
 
@@ -197,7 +199,7 @@ WRONG_TYPES: dict[str, Any] = {
     "context-token-object": ("context", {"acting_user_access_token": {"t": 1}}),
     "state-anything": ("state", {"deep": [[[[{"x": "y" * 1000}]]]]}),
     "path-number": ("path", 42),
-    "raw-command-list": ("raw_command", ["/google", "info"]),
+    "raw-command-list": ("raw_command", [CMD, "info"]),
 }
 
 
@@ -250,7 +252,7 @@ def test_client_credentials_http_headers_cannot_carry(plugin, requests_mock, unh
     requests_mock.post(APPS_API + "/oauth2/app", text="")
     requests_mock.post(SITE_URL + "/api/v4/channels/direct", json={"id": "dm"})
     requests_mock.post(SITE_URL + "/api/v4/posts", json={"id": "p"})
-    plugin.configure(client_id="😀.apps.googleusercontent.com", client_secret="GOCSPX-😀")
+    plugin.configure(client_id="😀.client.example.test", client_secret="secret-😀")
     services = plugin.client.application.extensions["services"]
     plugin.store_user_record(ALICE, services.tokens._cipher.seal(a_record(expires_in=-5), user_id=ALICE.id))
 
@@ -268,11 +270,11 @@ def test_client_credentials_http_headers_cannot_carry(plugin, requests_mock, unh
         "/configure/submit",
         CONFIGURE_SUBMIT_EXPAND,
         user=ADMIN,
-        values={"client_id": "id.apps.googleusercontent.com", "client_secret": "GOCSPX-😀"},
+        values={"client_id": "id.client.example.test", "client_secret": "secret-😀"},
     )
     assert answer == {
         "type": "error",
-        "text": "The client ID and secret must be ASCII: copy them again from https://console.cloud.google.com/apis/credentials.",
+        "text": f"The client ID and secret must be ASCII: copy them again from {Provider.console_url}.",
     }
     assert not unhandled.records, [r.getMessage() for r in unhandled.records]
 

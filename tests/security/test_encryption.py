@@ -29,6 +29,7 @@ from tests.conftest import (
     fake_plugin,
     make_settings,
 )
+from tests.names import CMD, PROVIDER
 from user_tokens import TokenRecord, UnreadableRecord
 
 from .support import a_record, post_call, seal, unseal
@@ -170,8 +171,8 @@ def test_an_unreadable_record_counts_as_not_connected(plugin, requests_mock, sto
 
     for path in ("/commands/info", "/commands/events"):
         answer = plugin.call(path, TOKEN_USE_EXPAND)
-        assert answer["type"] == "error" and "/google connect" in answer["text"], answer
-    assert "[Connect your Google account]" in plugin.call("/commands/connect", TOKEN_USE_EXPAND)["text"]
+        assert answer["type"] == "error" and f"{CMD} connect" in answer["text"], answer
+    assert f"[Connect your {PROVIDER} account]" in plugin.call("/commands/connect", TOKEN_USE_EXPAND)["text"]
     assert requests_mock.call_count == 0  # no token was sent anywhere
 
 
@@ -182,11 +183,11 @@ def test_info_on_a_record_under_a_lost_key_says_to_reconnect(installed, requests
     reader.stored = writer.stored
     answer = reader.call("/commands/info", TOKEN_USE_EXPAND)
     assert answer["type"] == "error"
-    assert "can no longer be read" in answer["text"] and "`/google connect`" in answer["text"]
+    assert "can no longer be read" in answer["text"] and f"`{CMD} connect`" in answer["text"]
 
 
 def test_the_worst_case_record_fits_in_8_KiB():
-    """Google's documented maxima (access token 2048 bytes, refresh token 512), OIDC's `sub` (255), a long scope,
+    """The largest tokens big providers document (access token 2048 bytes, refresh token 512), OIDC's `sub` (255), a long scope,
     and the longest name and email the app keeps, all in 4-byte characters."""
     record = TokenRecord(
         access_token="a" * 2048,
@@ -258,7 +259,7 @@ def test_a_lone_surrogate_in_the_userinfo_name_still_seals_and_opens():
 
 def test_a_forged_site_url_never_receives_a_provider_token_or_the_client_secret(plugin, requests_mock):
     """A call (validly signed) whose context points mattermost_site_url elsewhere: the app sends that host only what
-    the context itself carried (its session token) and ciphertext; Google tokens go only to the configured URLs."""
+    the context itself carried (its session token) and ciphertext; the provider's tokens go only to the configured URLs."""
     import re as re_module
 
     plugin.configure(CLIENT_ID, CLIENT_SECRET)

@@ -31,6 +31,7 @@ from tests.conftest import (
     fake_plugin,
     make_settings,
 )
+from tests.names import PROVIDER
 
 from .support import APPS_API_PATH, FakeMattermost, RotatingProvider, StubServer, a_record, provider_settings_overrides
 
@@ -90,7 +91,7 @@ def test_the_token_endpoint_fails_at_complete(plugin, requests_mock, caplog, fau
     answer = complete(plugin)
     assert answer == {
         "type": "error",
-        "text": "Google could not be reached to exchange the authorization code; please try again in a minute.",
+        "text": f"{PROVIDER} could not be reached to exchange the authorization code; please try again in a minute.",
     }
     assert not stored.called and not dm.called
     one_warning(caplog, "exchange_code", reason)
@@ -106,7 +107,7 @@ def test_userinfo_fails_after_the_exchange_and_the_new_grant_is_revoked(plugin, 
     answer = complete(plugin)
     assert answer["type"] == "error" and "could not be reached" in answer["text"] and "not connected" in answer["text"]
     assert not stored.called and not dm.called
-    assert revoke.call_count == 1 and "token=1%2F%2Ffault" in revoke.last_request.body  # nothing lingers at Google
+    assert revoke.call_count == 1 and "token=1%2F%2Ffault" in revoke.last_request.body  # nothing lingers at the provider
     one_warning(caplog, "read_identity", reason)
 
 
@@ -134,7 +135,7 @@ def test_the_refresh_fails_and_the_stored_record_is_untouched(plugin, requests_m
     answer = plugin.call("/commands/info", TOKEN_USE_EXPAND)
     assert answer == {
         "type": "error",
-        "text": "Google could not be reached to refresh the access token; please try again in a minute.",
+        "text": f"{PROVIDER} could not be reached to refresh the access token; please try again in a minute.",
     }
     assert refresh.call_count == 1 and not stored.called
     one_warning(caplog, "refresh", reason)
@@ -153,7 +154,7 @@ def test_mattermost_refuses_to_store_at_complete(plugin, requests_mock, caplog, 
     stored, dm = mock_mattermost(requests_mock, user_status=status, user_text=text)
     answer = complete(plugin)
     assert answer["type"] == "error" and "store your connection" in answer["text"], answer
-    assert answer["text"].endswith("Your Google account was not connected.")
+    assert answer["text"].endswith(f"Your {PROVIDER} account was not connected.")
     assert stored.call_count == 1 and not dm.called and revoke.call_count == 1
     one_warning(caplog, "/oauth2/user", str(status))
 

@@ -1,7 +1,7 @@
 """Item 3: what a caller who can reach the app's port but lacks the JWT secret (or holds another user's JWT) gets.
 
 Every refused call must answer HTTP 200 with a CallResponse error and must not run the handler: `requests_mock`
-is strict and has nothing registered, so a handler reaching Mattermost or Google would fail the test.
+is strict and has nothing registered, so a handler reaching Mattermost or the provider would fail the test.
 """
 
 from __future__ import annotations

@@ -28,11 +28,12 @@ from tests.conftest import (
     derived_keys,
     make_settings,
 )
+from tests.names import APP_ID
 
 from .support import APPS_API_PATH, FakeMattermost, RotatingProvider, a_record, provider_settings_overrides
 
 APP_SECRET = "app-secret-" + secrets.token_urlsafe(32)
-CLIENT_ID = "1234-" + secrets.token_hex(8) + ".apps.googleusercontent.com"
+CLIENT_ID = "1234-" + secrets.token_hex(8) + ".client.example.test"
 CLIENT_SECRET = "GOCSPX-" + secrets.token_urlsafe(20)
 TOKEN_KEY = Fernet.generate_key().decode()
 OLD_TOKEN_KEY = Fernet.generate_key().decode()
@@ -46,7 +47,7 @@ class Flow:
         self.provider = provider
         self.mattermost = mattermost
         self.installed = InstalledApp(
-            app_id="google-oauth2",
+            app_id=APP_ID,
             root_url="http://app.test",
             secret=APP_SECRET,
             bot=BOT,

@@ -17,6 +17,7 @@ import pytest
 from app import create_app
 from mattermost_apps.testing import FakePlugin, InstalledApp
 from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, TOKEN_URL, TOKEN_USE_EXPAND, USERINFO_URL, fake_plugin, make_settings
+from tests.names import CMD
 from user_tokens import HostLock, TokenRecord
 from user_tokens.service import REFRESH_MARGIN_SECONDS, UserTokens
 
@@ -168,7 +169,7 @@ def test_without_the_lock_the_race_revokes_the_grant(rig, monkeypatch):
     first, second = rig.info_request(one), rig.info_request(two)
     answers = race(lambda: post_call(one.client, rig.installed, first), lambda: post_call(two.client, rig.installed, second))
     assert rig.provider.replays == 1 and rig.provider.live_grants == 0
-    assert any(a["type"] == "error" and "/google connect" in a["text"] for a in answers), answers
+    assert any(a["type"] == "error" and f"{CMD} connect" in a["text"] for a in answers), answers
 
 
 def test_without_the_re_read_a_late_call_replays_the_traded_in_token(rig, monkeypatch):
@@ -183,7 +184,7 @@ def test_without_the_re_read_a_late_call_replays_the_traded_in_token(rig, monkey
 
 
 def test_a_provider_that_does_not_rotate_costs_no_re_read(rig, monkeypatch):
-    """Google: no new refresh token on refresh, so nothing to re-read; a refresh is one round trip, then the store."""
+    """No new refresh token on refresh, so nothing to re-read; a refresh is one round trip, then the store."""
     plugin = rig.instance()
     monkeypatch.setattr(plugin.client.application.extensions["services"].provider, "rotates_refresh_tokens", False)
     rig.connect(plugin, expires_in=-5)
@@ -198,7 +199,7 @@ def test_a_revoked_grant_clears_the_record_and_says_reconnect(rig):
     for grant in rig.provider.grants:
         grant.revoked = True
     answer = post_call(plugin.client, rig.installed, rig.info_request(plugin))
-    assert answer["type"] == "error" and "`/google connect`" in answer["text"]
+    assert answer["type"] == "error" and f"`{CMD} connect`" in answer["text"]
     assert rig.mattermost.stored[ALICE.id] == b"null"
 
 

@@ -13,16 +13,17 @@ import pytest
 from provider import Identity
 from settings import Settings
 from tests.conftest import ALICE, APPS_API, SITE_URL
+from tests.names import APP_ID
 from user_tokens import TokenCipher, TokenRecord
 
 STATE = "q1w2e3r4t5y6u7i8o9p0." + ALICE.id
-CONNECT_URL = SITE_URL + "/plugins/com.mattermost.apps/apps/google-oauth2/oauth2/remote/connect"
-COMPLETE_URL = SITE_URL + "/plugins/com.mattermost.apps/apps/google-oauth2/oauth2/remote/complete"
+CONNECT_URL = f"{SITE_URL}/plugins/com.mattermost.apps/apps/{APP_ID}/oauth2/remote/connect"
+COMPLETE_URL = f"{SITE_URL}/plugins/com.mattermost.apps/apps/{APP_ID}/oauth2/remote/complete"
 OAUTH2_USER_URL = APPS_API + "/oauth2/user"
 OAUTH2_APP_URL = APPS_API + "/oauth2/app"
 DM_CHANNEL_URL = SITE_URL + "/api/v4/channels/direct"
 POSTS_URL = SITE_URL + "/api/v4/posts"
-GOOGLE_IDENTITY = Identity(sub="108700000000000000001", email="alice@gmail.com", name="Alice G")
+IDENTITY = Identity(sub="108700000000000000001", email="alice@gmail.com", name="Alice G")
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -35,7 +36,7 @@ def make_record(
     refresh_token: str | None = "1//refresh-token",
     expires_in: float | None = 3000,
     scope: str = "openid email",
-    identity: Identity = GOOGLE_IDENTITY,
+    identity: Identity = IDENTITY,
 ) -> TokenRecord:
     expires_at = time.time() + expires_in if expires_in is not None else None
     return TokenRecord(access_token, refresh_token, expires_at, scope, "Bearer", identity)

@@ -15,6 +15,7 @@ import requests
 from bindings import Viewer, visible
 from commands import COMMANDS
 from handlers import messages
+from provider import Provider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -31,12 +32,13 @@ from tests.conftest import (
     USERINFO_URL,
     paths,
 )
+from tests.names import CMD, PROVIDER
 
-from .conftest import CONNECT_URL, GOOGLE_IDENTITY, OAUTH2_USER_URL, basic_auth, sent_to, stored_bodies
+from .conftest import CONNECT_URL, IDENTITY, OAUTH2_USER_URL, basic_auth, sent_to, stored_bodies
 
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 EVENTS_URL = CALENDAR_API + "/calendars/primary/events"
-USERINFO = {"sub": GOOGLE_IDENTITY.sub, "email": GOOGLE_IDENTITY.email, "name": GOOGLE_IDENTITY.name}
+USERINFO = {"sub": IDENTITY.sub, "email": IDENTITY.email, "name": IDENTITY.name}
 REFRESHED = {"access_token": "ya29.refreshed", "expires_in": 3599, "token_type": "Bearer"}
 PARIS = {"automaticTimezone": "", "manualTimezone": "Europe/Paris", "useAutomaticTimezone": "false"}
 
@@ -56,17 +58,17 @@ def urls(requests_mock):
 
 def test_connect_answers_a_markdown_link_to_the_plugins_connect_url(configured, requests_mock):
     result = configured.call(paths.CONNECT, CONNECT_EXPAND)
-    assert result == {"type": "ok", "text": f"[Connect your Google account]({CONNECT_URL})."}
+    assert result == {"type": "ok", "text": f"[Connect your {PROVIDER} account]({CONNECT_URL})."}
     assert requests_mock.request_history == []
 
 
 @pytest.mark.parametrize("oauth2_app", [{}, {"client_id": CLIENT_ID}], ids=["nothing stored", "no secret"])
 def test_connect_when_not_configured_says_to_ask_an_admin(plugin, requests_mock, oauth2_app):
-    # hello-oauth2 sent users to Google with an empty client id.
+    # hello-oauth2 sent users to the provider with an empty client id.
     plugin.installed.oauth2_app = oauth2_app
     result = plugin.call(paths.CONNECT, CONNECT_EXPAND)
     assert result == {"type": "error", "text": messages.text("not_configured")}
-    assert result["text"].count(". ") == 0 and "`/google configure`" in result["text"]
+    assert result["text"].count(". ") == 0 and f"`{CMD} configure`" in result["text"]
 
 
 def test_connect_when_already_connected_names_the_account_and_offers_to_switch(configured, connect_user, requests_mock):
@@ -80,7 +82,7 @@ def test_connect_when_already_connected_names_the_account_and_offers_to_switch(c
 
 def test_connect_with_an_unreadable_record_offers_a_plain_connect(configured):
     configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
-    assert configured.call(paths.CONNECT, CONNECT_EXPAND)["text"] == f"[Connect your Google account]({CONNECT_URL})."
+    assert configured.call(paths.CONNECT, CONNECT_EXPAND)["text"] == f"[Connect your {PROVIDER} account]({CONNECT_URL})."
 
 
 # -- disconnect ---------------------------------------------------------------------------------------
@@ -90,7 +92,11 @@ def test_disconnect_stores_null_then_revokes_the_refresh_token(configured, conne
     connect_user(ALICE, refresh_token="1//to-revoke")
     revoke = requests_mock.post(REVOKE_URL, text="")
     result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
-    assert result == {"type": "ok", "text": "Disconnected your Google account **alice@gmail.com**.", "refresh_bindings": True}
+    assert result == {
+        "type": "ok",
+        "text": f"Disconnected your {PROVIDER} account **alice@gmail.com**.",
+        "refresh_bindings": True,
+    }
     assert parse_qs(revoke.last_request.body) == {"token": ["1//to-revoke"]}
     assert revoke.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
     assert mattermost.oauth2_user.last_request.body == b"null"
@@ -118,8 +124,8 @@ def test_disconnect_still_disconnects_when_revocation_fails_and_says_so(
     requests_mock.post(REVOKE_URL, **answer)
     result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
     assert result["type"] == "ok" and result["refresh_bindings"] is True
-    assert "Google did not confirm the revocation" in result["text"]
-    assert "https://myaccount.google.com/permissions" in result["text"]
+    assert f"{PROVIDER} did not confirm the revocation" in result["text"]
+    assert Provider.manage_access_url in result["text"]
     assert stored_bodies(requests_mock) == [None]
 
 
@@ -168,13 +174,13 @@ def test_info_shows_the_connected_identity(configured, connect_user, requests_mo
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
     assert result == {
         "type": "ok",
-        "text": f"Connected to Google as **Alice G**.\n- Email: alice@gmail.com\n- Google account ID: `{GOOGLE_IDENTITY.sub}`",
+        "text": f"Connected to {PROVIDER} as **Alice G**.\n- Email: alice@gmail.com\n- {PROVIDER} account ID: `{IDENTITY.sub}`",
     }
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.fresh"
 
 
 def test_info_with_a_fresh_token_makes_one_round_trip(configured, connect_user, requests_mock):
-    # No refresh (google-drive refreshed on every call) and no GET /oauth2/user: the record is in the context.
+    # No refresh (another OAuth2 App refreshed on every call) and no GET /oauth2/user: the record is in the context.
     connect_user(ALICE, expires_in=3000)
     requests_mock.get(USERINFO_URL, json=USERINFO)
     configured.call(paths.INFO, TOKEN_USE_EXPAND)
@@ -190,14 +196,14 @@ def test_info_with_a_token_of_unknown_expiry_uses_it(configured, connect_user, r
 
 def test_info_when_not_connected_says_to_connect(configured, requests_mock):
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result == {"type": "error", "text": "Your Google account is not connected: run `/google connect` first."}
+    assert result == {"type": "error", "text": f"Your {PROVIDER} account is not connected: run `{CMD} connect` first."}
     assert requests_mock.request_history == []
 
 
 def test_info_with_an_unreadable_record_says_to_reconnect(configured, requests_mock):
     configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and "run `/google connect` again" in result["text"]
+    assert result["type"] == "error" and f"run `{CMD} connect` again" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -220,9 +226,9 @@ def test_stale_token_is_refreshed_and_the_new_record_stored_back(
     (stored,) = stored_bodies(requests_mock)
     record = cipher.open(stored, user_id=ALICE.id)
     assert record.access_token == "ya29.refreshed"
-    assert record.refresh_token == "1//keep"  # Google's refresh answer has none: keep ours
+    assert record.refresh_token == "1//keep"  # a refresh answer without one (as from a provider that does not rotate): keep ours
     assert record.expires_at == pytest.approx(time.time() + 3599, abs=5)
-    assert record.identity == GOOGLE_IDENTITY
+    assert record.identity == IDENTITY
     assert mattermost.oauth2_user.last_request.headers["Authorization"] == f"Bearer {ALICE_TOKEN}"
     # The refresh first; then the API call and the store of the refreshed record, side by side.
     first, *then = urls(requests_mock)
@@ -266,7 +272,7 @@ def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
     assert result == {
         "type": "error",
-        "text": "Google no longer accepts your connection (it was revoked or has expired): run `/google connect` again.",
+        "text": f"{PROVIDER} no longer accepts your connection (it was revoked or has expired): run `{CMD} connect` again.",
     }
     assert stored_bodies(requests_mock) == [None]
     assert sent_to(requests_mock, USERINFO_URL) == []
@@ -275,7 +281,7 @@ def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(
 def test_stale_token_without_refresh_token_clears_the_record(configured, connect_user, mattermost, requests_mock):
     connect_user(ALICE, refresh_token=None, expires_in=-1)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and "run `/google connect` again" in result["text"]
+    assert result["type"] == "error" and f"run `{CMD} connect` again" in result["text"]
     # What Mattermost holds is read first: a record a reconnect has just stored must not be cleared.
     assert urls(requests_mock) == [("GET", OAUTH2_USER_URL), ("POST", OAUTH2_USER_URL)]
     assert stored_bodies(requests_mock) == [None]
@@ -286,12 +292,15 @@ def test_stale_token_without_refresh_token_clears_the_record(configured, connect
     [
         (
             {"status_code": 500, "text": "<html>"},
-            "Google could not be reached to refresh the access token; please try again in a minute.",
+            f"{PROVIDER} could not be reached to refresh the access token; please try again in a minute.",
         ),
-        ({"exc": requests.ReadTimeout}, "Google could not be reached to refresh the access token; please try again in a minute."),
+        (
+            {"exc": requests.ReadTimeout},
+            f"{PROVIDER} could not be reached to refresh the access token; please try again in a minute.",
+        ),
         (
             {"status_code": 401, "json": {"error": "invalid_client"}, "headers": JSON},
-            "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`.",
+            f"{PROVIDER} rejected the app's OAuth2 client ID or secret: ask a system admin to check `{CMD} configure`.",
         ),
     ],
     ids=["500", "timeout", "invalid_client"],
@@ -309,7 +318,7 @@ def test_refresh_failure_other_than_invalid_grant_keeps_the_record(
 def test_stale_token_with_the_client_removed_says_so(plugin, connect_user, requests_mock):
     connect_user(ALICE, expires_in=-1)
     result = plugin.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and "`/google configure`" in result["text"]
+    assert result["type"] == "error" and f"`{CMD} configure`" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -335,7 +344,10 @@ def test_api_401_after_the_refresh_stops_after_one_retry(configured, connect_use
     userinfo = requests_mock.get(USERINFO_URL, status_code=401)
     refresh = requests_mock.post(TOKEN_URL, json=REFRESHED)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result == {"type": "error", "text": "Google did not accept your access token: run `/google connect` again."}
+    assert result == {
+        "type": "error",
+        "text": f"{PROVIDER} did not accept your access token: run `{CMD} connect` again.",
+    }
     assert refresh.call_count == 1 and userinfo.call_count == 2
 
 
@@ -344,7 +356,7 @@ def test_api_401_then_invalid_grant_clears_the_record(configured, connect_user, 
     requests_mock.get(USERINFO_URL, status_code=401)
     requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_grant"}, headers=JSON)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and "run `/google connect` again" in result["text"]
+    assert result["type"] == "error" and f"run `{CMD} connect` again" in result["text"]
     assert stored_bodies(requests_mock) == [None]
 
 
@@ -356,18 +368,24 @@ def test_api_401_then_invalid_grant_clears_the_record(configured, connect_user, 
                 "status_code": 403,
                 "json": {"error": {"code": 403, "message": "Insufficient Permission", "status": "PERMISSION_DENIED"}},
             },
-            "Google refused to read your profile (PERMISSION_DENIED): "
-            "run `/google connect` again and allow the requested access.",
+            f"{PROVIDER} refused to read your profile (PERMISSION_DENIED): "
+            f"run `{CMD} connect` again and allow the requested access.",
         ),
-        ({"status_code": 500}, "Google could not be reached to read your profile; please try again in a minute."),
-        ({"status_code": 503}, "Google could not be reached to read your profile; please try again in a minute."),
-        ({"status_code": 429}, "Google could not be reached to read your profile; please try again in a minute."),
-        ({"exc": requests.ReadTimeout}, "Google could not be reached to read your profile; please try again in a minute."),
-        ({"exc": requests.ConnectionError}, "Google could not be reached to read your profile; please try again in a minute."),
-        ({"text": "<html>"}, "Google gave an answer the app could not use while trying to read your profile; please try again."),
+        ({"status_code": 500}, f"{PROVIDER} could not be reached to read your profile; please try again in a minute."),
+        ({"status_code": 503}, f"{PROVIDER} could not be reached to read your profile; please try again in a minute."),
+        ({"status_code": 429}, f"{PROVIDER} could not be reached to read your profile; please try again in a minute."),
+        ({"exc": requests.ReadTimeout}, f"{PROVIDER} could not be reached to read your profile; please try again in a minute."),
+        (
+            {"exc": requests.ConnectionError},
+            f"{PROVIDER} could not be reached to read your profile; please try again in a minute.",
+        ),
+        (
+            {"text": "<html>"},
+            f"{PROVIDER} gave an answer the app could not use while trying to read your profile; please try again.",
+        ),
         (
             {"json": ["not", "an", "object"]},
-            "Google gave an answer the app could not use while trying to read your profile; please try again.",
+            f"{PROVIDER} gave an answer the app could not use while trying to read your profile; please try again.",
         ),
     ],
     ids=["403", "500", "503", "429", "timeout", "unreachable", "not json", "not an object"],
@@ -418,7 +436,7 @@ def test_events_lists_timed_and_all_day_events_in_the_users_time_zone(configured
                     "Standup",
                     {"dateTime": "2030-01-02T09:00:00Z"},
                     {"dateTime": "2030-01-02T09:15:00Z"},
-                    htmlLink="https://calendar.google.com/event?eid=1",
+                    htmlLink="https://calendar.example.test/event?eid=1",
                 ),
                 event("Offsite", {"date": "2030-01-03"}, {"date": "2030-01-04"}),
                 event("Night train", {"dateTime": "2030-01-04T22:00:00+01:00"}, {"dateTime": "2030-01-05T07:00:00+01:00"}),
@@ -431,7 +449,7 @@ def test_events_lists_timed_and_all_day_events_in_the_users_time_zone(configured
         "text": "\n".join(
             [
                 "Your next 3 events (Europe/Paris):",
-                "- **Wed 02 Jan, 10:00–10:15** [Standup](https://calendar.google.com/event?eid=1)",
+                "- **Wed 02 Jan, 10:00–10:15** [Standup](https://calendar.example.test/event?eid=1)",
                 "- **Thu 03 Jan, all day** Offsite",
                 "- **Fri 04 Jan, 22:00 – Sat 05 Jan, 07:00** Night train",
             ]
@@ -520,12 +538,12 @@ def test_events_on_an_empty_calendar(configured, connect_user, requests_mock, bo
     requests_mock.get(EVENTS_URL, json=body)
     assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND) == {
         "type": "ok",
-        "text": "You have no upcoming events on your primary Google calendar.",
+        "text": f"You have no upcoming events on your primary {PROVIDER} calendar.",
     }
 
 
 def test_events_without_calendar_scope_say_to_reconnect_and_allow_access(configured, connect_user, requests_mock):
-    # Granular consent: the user may untick calendar access and Google then answers 403.
+    # Granular consent: the user may untick calendar access and the Calendar API then answers 403.
     connect_user(ALICE, scope="openid email")
     requests_mock.get(
         EVENTS_URL,
@@ -537,8 +555,8 @@ def test_events_without_calendar_scope_say_to_reconnect_and_allow_access(configu
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
     assert result == {
         "type": "error",
-        "text": "Google refused to list your events (PERMISSION_DENIED): "
-        "run `/google connect` again and allow the requested access.",
+        "text": f"{PROVIDER} refused to list your events (PERMISSION_DENIED): "
+        f"run `{CMD} connect` again and allow the requested access.",
     }
     assert urls(requests_mock) == [("GET", EVENTS_URL)]
 
@@ -571,7 +589,7 @@ def test_help_lists_the_commands_this_user_has(configured, connect_user, request
     if connected:
         connect_user(user)
     text = configured.call(paths.HELP, HELP_EXPAND, user=user)["text"]
-    listed = [line.split("`")[1].removeprefix("/google ") for line in text.splitlines() if line.startswith("- `/google ")]
+    listed = [line.split("`")[1].removeprefix(f"{CMD} ") for line in text.splitlines() if line.startswith(f"- `{CMD} ")]
     assert listed == [command.label for command in visible(COMMANDS, Viewer(is_admin=user.is_admin, is_connected=connected))]
     assert requests_mock.request_history == []
 
@@ -589,8 +607,10 @@ def test_help_before_connecting_says_what_connecting_unlocks(configured, connect
     # A new user sees connect and help; without this line they would not know what connecting is for.
     before = configured.call(paths.HELP, HELP_EXPAND)["text"]
     unlocked = [c.label for c in COMMANDS if c.shown_to(Viewer(is_admin=False, is_connected=True))]
-    unlocked = [label for label in unlocked if f"`/google {label}`:" not in before]
-    assert unlocked and f"Once you have connected your Google account: {', '.join(f'`/google {u}`' for u in unlocked)}." in before
+    unlocked = [label for label in unlocked if f"`{CMD} {label}`:" not in before]
+    assert (
+        unlocked and f"Once you have connected your {PROVIDER} account: {', '.join(f'`{CMD} {u}`' for u in unlocked)}." in before
+    )
     connect_user(ALICE)
     assert "Once you have connected" not in configured.call(paths.HELP, HELP_EXPAND)["text"]
 
@@ -600,4 +620,4 @@ def test_a_connected_user_can_still_connect_to_switch_accounts(configured, conne
     labels = [c.label for c in COMMANDS if c.shown_to(Viewer(is_admin=False, is_connected=True))]
     assert "connect" in labels
     text = configured.call(paths.CONNECT, CONNECT_EXPAND)["text"]
-    assert text.startswith("Your Google account **alice@gmail.com** is already connected. [Connect again](")
+    assert text.startswith(f"Your {PROVIDER} account **alice@gmail.com** is already connected. [Connect again](")

@@ -1,4 +1,4 @@
-"""`/google configure`: the admin's form, and storing the client with `POST /oauth2/app`
+"""`/<command> configure`: the admin's form, and storing the client with `POST /oauth2/app`
 (which replaces the whole record) as the acting admin (handlers/configure.py)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.conftest import (
 
 from .conftest import COMPLETE_URL, OAUTH2_APP_URL
 
-NEW_ID = "5678-new.apps.googleusercontent.com"
+NEW_ID = "5678-new.client.example.test"
 NEW_SECRET = "GOCSPX-new-client-secret-abcd"
 
 
@@ -133,14 +133,14 @@ def test_remote_root_url_and_data_are_carried_over(plugin, mattermost):
     plugin.installed.oauth2_app = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
-        "remote_root_url": "https://accounts.google.com",
+        "remote_root_url": "https://accounts.example.test",
         "data": {"domain": "example.com"},
     }
     submit(plugin, client_id=NEW_ID, client_secret="")
     assert json.loads(mattermost.oauth2_app.last_request.body) == {
         "client_id": NEW_ID,
         "client_secret": CLIENT_SECRET,
-        "remote_root_url": "https://accounts.google.com",
+        "remote_root_url": "https://accounts.example.test",
         "data": {"domain": "example.com"},
     }
 
@@ -169,7 +169,7 @@ def test_crafted_submit_from_a_non_admin_is_refused_and_nothing_is_stored(plugin
         ({"client_secret": NEW_SECRET}, "The client ID is required."),
         ({"client_id": "  ", "client_secret": NEW_SECRET}, "The client ID is required."),
         (
-            {"client_id": "1234 5678.apps.googleusercontent.com", "client_secret": NEW_SECRET},
+            {"client_id": "1234 5678.client.example.test", "client_secret": NEW_SECRET},
             "The client ID must be one word of at most 512 characters.",
         ),
         ({"client_id": "1234\t5678", "client_secret": NEW_SECRET}, "The client ID must be one word of at most 512 characters."),

@@ -25,6 +25,7 @@ from mattermost_apps.testing.emulator.manifest_rules import (
     validate_version,
 )
 from tests.conftest import ADMIN, APP_SECRET, make_settings, paths
+from tests.names import APP_ID, CMD, MANIFEST
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -45,8 +46,9 @@ def test_manifest_passes_every_rule_of_the_plugins_validation(manifest):
 
 
 def test_manifest_identity(manifest):
-    assert manifest["app_id"] == "google-oauth2"
-    assert manifest["display_name"] == "Google OAuth2"
+    # The app serves its manifest.json as written, with only the deployment's URLs filled in.
+    assert manifest["app_id"] == APP_ID
+    assert manifest["display_name"] == MANIFEST["display_name"] != ""
     assert manifest["icon"] == "icon.png"
     assert manifest["description"]
 
@@ -70,8 +72,8 @@ def test_manifest_asks_for_jwt(manifest):
     ("root_url", "expected_root", "expected_homepage"),
     [
         ("http://app.test:8080", "http://app.test:8080", "http://app.test:8080/"),
-        ("https://apps.example.com/google/", "https://apps.example.com/google", "https://apps.example.com/google/"),
-        ("http://google-oauth2:8080", "http://google-oauth2:8080", "http://google-oauth2:8080/"),
+        ("https://apps.example.com/oauth2-app/", "https://apps.example.com/oauth2-app", "https://apps.example.com/oauth2-app/"),
+        ("http://oauth2-app:8080", "http://oauth2-app:8080", "http://oauth2-app:8080/"),
     ],
 )
 def test_manifest_urls_come_from_the_root_url_setting(root_url, expected_root, expected_homepage):
@@ -118,7 +120,7 @@ def test_manifest_on_install_is_a_call_the_app_serves(manifest, client):
     ("manifest_patch", "expected_error"),
     [
         ({"app_id": "go"}, "appID go too short"),
-        ({"app_id": "google oauth2"}, "invalid character ' ' in appID"),
+        ({"app_id": "oauth2 app"}, "invalid character ' ' in appID"),
         ({"version": "v00_00_0000"}, "version v00_00_0000 too long"),
         ({"display_name": ""}, "display_name is empty"),
         ({"homepage_url": "localhost:8080"}, 'homepage_url "localhost:8080" invalid'),
@@ -199,7 +201,7 @@ def test_ping_without_jwt_is_refused_with_200_error(client):
 def test_on_install_tells_the_admin_the_next_step(plugin, requests_mock):
     result = plugin.call(paths.INSTALL, {"acting_user": "summary"}, user=ADMIN)
     assert result["type"] == "ok"
-    assert "`/google configure`" in result["text"] and "`/google connect`" in result["text"]
+    assert f"`{CMD} configure`" in result["text"] and f"`{CMD} connect`" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -220,7 +222,7 @@ def test_home_page_shows_the_install_command(client):
     page = response.get_data(as_text=True)
     assert "/apps install http http://app.test:8080/manifest.json" in page
     assert "Outgoing JWT Secret" in page
-    assert "Google OAuth2" in page
+    assert MANIFEST["display_name"] in page
 
 
 def test_home_page_never_shows_the_app_secret(client):

@@ -12,6 +12,7 @@ import mattermost_apps
 from handlers import messages
 from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError
 from provider import ProviderError
+from tests.names import CMD, PROVIDER
 from user_tokens import TokenUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,6 +124,6 @@ def test_a_translation_is_a_catalogue_and_no_handler_changes(plugin, monkeypatch
 
     french = User(**{**ALICE.__dict__, "locale": "fr"})
     lines = plugin.call(paths.HELP, HELP_EXPAND, user=french)["text"].splitlines()
-    assert lines[0] == "**/google** relie votre compte Google à Mattermost."
-    assert lines[1].startswith("- `/google ")  # a sentence the catalogue lacks falls back to English
-    assert plugin.call(paths.HELP, HELP_EXPAND)["text"].startswith("**/google** connects your Google account")
+    assert lines[0] == f"**{CMD}** relie votre compte {PROVIDER} à Mattermost."
+    assert lines[1].startswith(f"- `{CMD} ")  # a sentence the catalogue lacks falls back to English
+    assert plugin.call(paths.HELP, HELP_EXPAND)["text"].startswith(f"**{CMD}** connects your {PROVIDER} account")

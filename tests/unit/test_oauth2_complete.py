@@ -23,15 +23,17 @@ from tests.conftest import (
     BOT_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,
+    ISSUER,
     REVOKE_URL,
     TOKEN_URL,
     USERINFO_URL,
     paths,
 )
+from tests.names import APP_ID, CMD, PROVIDER
 
 from .conftest import COMPLETE_URL, DM_CHANNEL_URL, OAUTH2_USER_URL, POSTS_URL, STATE, basic_auth, sent_to
 
-JSON = {"Content-Type": "application/json; charset=utf-8"}  # Google's error answers are typed JSON
+JSON = {"Content-Type": "application/json; charset=utf-8"}  # providers type their error answers as JSON
 CODE = "4/0AbCdEf-authorization-code"
 ACCESS_TOKEN = "ya29.a0-new-access-token"
 REFRESH_TOKEN = "1//0g-new-refresh-token"
@@ -40,7 +42,7 @@ TOKEN_ANSWER = {
     "access_token": ACCESS_TOKEN,
     "refresh_token": REFRESH_TOKEN,
     "expires_in": 3599,
-    "scope": "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.readonly",
+    "scope": "openid https://scopes.example.test/auth/userinfo.email https://scopes.example.test/auth/calendar.readonly",
     "token_type": "Bearer",
     "id_token": ID_TOKEN,
 }
@@ -53,8 +55,8 @@ def complete(plugin, **values):
 
 
 @pytest.fixture
-def google(requests_mock):
-    """Google answering the exchange and userinfo as it does on success."""
+def upstream(requests_mock):
+    """The provider answering the exchange and userinfo as it does on success."""
     return SimpleNamespace(
         token=requests_mock.post(TOKEN_URL, json=TOKEN_ANSWER),
         userinfo=requests_mock.get(USERINFO_URL, json=USERINFO),
@@ -72,14 +74,14 @@ def configured(plugin, requests_mock):
 # -- success ------------------------------------------------------------------------------------------
 
 
-def test_success_answers_ok(configured, google, mattermost):
+def test_success_answers_ok(configured, upstream, mattermost):
     assert complete(configured) == {"type": "ok"}
 
 
-def test_exchange_sends_the_code_redirect_uri_and_pkce_verifier(configured, google, mattermost, services):
+def test_exchange_sends_the_code_redirect_uri_and_pkce_verifier(configured, upstream, mattermost, services):
     complete(configured)
-    request = google.token.last_request
-    assert google.token.call_count == 1
+    request = upstream.token.last_request
+    assert upstream.token.call_count == 1
     assert parse_qs(request.body) == {
         "grant_type": ["authorization_code"],
         "code": [CODE],
@@ -89,13 +91,13 @@ def test_exchange_sends_the_code_redirect_uri_and_pkce_verifier(configured, goog
     assert request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
 
 
-def test_identity_is_read_with_the_new_access_token(configured, google, mattermost):
+def test_identity_is_read_with_the_new_access_token(configured, upstream, mattermost):
     complete(configured)
-    assert google.userinfo.call_count == 1
-    assert google.userinfo.last_request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert upstream.userinfo.call_count == 1
+    assert upstream.userinfo.last_request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
 
 
-def test_record_is_stored_with_the_acting_users_token(configured, google, mattermost):
+def test_record_is_stored_with_the_acting_users_token(configured, upstream, mattermost):
     complete(configured)
     assert mattermost.oauth2_user.call_count == 1
     request = mattermost.oauth2_user.last_request
@@ -103,7 +105,7 @@ def test_record_is_stored_with_the_acting_users_token(configured, google, matter
     assert request.headers["Content-Type"] == "application/json"
 
 
-def test_stored_record_is_encrypted_and_holds_what_refresh_needs_and_the_identity(configured, google, mattermost, cipher):
+def test_stored_record_is_encrypted_and_holds_what_refresh_needs_and_the_identity(configured, upstream, mattermost, cipher):
     complete(configured)
     raw = mattermost.oauth2_user.last_request.body.decode()
     (stored,) = [json.loads(r.body) for r in mattermost.oauth2_user.request_history]
@@ -117,15 +119,16 @@ def test_stored_record_is_encrypted_and_holds_what_refresh_needs_and_the_identit
     assert record.expires_at is not None
 
 
-def test_stored_record_holds_no_client_secret_and_no_id_token(configured, google, mattermost, cipher):
+def test_stored_record_holds_no_client_secret_and_no_id_token(configured, upstream, mattermost, cipher):
     complete(configured)
     plaintext = json.dumps(cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).to_json())
     assert CLIENT_SECRET not in plaintext
     assert ID_TOKEN not in plaintext and "id_token" not in plaintext
 
 
-def test_record_with_tokens_at_googles_maximum_sizes_fits_in_8_kib(configured, requests_mock, mattermost):
-    # Google's caps: access token 2048 bytes, refresh token 512, plus a large id_token we do not keep.
+def test_record_with_tokens_at_large_provider_sizes_fits_in_8_kib(configured, requests_mock, mattermost):
+    # Sizes as large as big providers document (access token 2048 bytes, refresh token 512), plus a large id_token
+    # we do not keep.
     requests_mock.post(
         TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 2048, "refresh_token": "r" * 512, "id_token": "i" * 4000}
     )
@@ -134,7 +137,7 @@ def test_record_with_tokens_at_googles_maximum_sizes_fits_in_8_kib(configured, r
     assert len(mattermost.oauth2_user.last_request.body) <= 8192
 
 
-def test_the_bot_confirms_by_direct_message(configured, google, mattermost):
+def test_the_bot_confirms_by_direct_message(configured, upstream, mattermost):
     # The plugin's own completion page is tiny and unreadable on phones (plugin-apps #265).
     complete(configured)
     channel = mattermost.dm_channel.last_request
@@ -147,7 +150,7 @@ def test_the_bot_confirms_by_direct_message(configured, google, mattermost):
     assert "**alice@gmail.com**" in body["message"] and "connected" in body["message"]
 
 
-def test_dm_is_sent_after_the_record_is_stored(configured, google, mattermost, requests_mock):
+def test_dm_is_sent_after_the_record_is_stored(configured, upstream, mattermost, requests_mock):
     complete(configured)
     urls = [r.url for r in requests_mock.request_history]
     assert urls.index(OAUTH2_USER_URL) < urls.index(DM_CHANNEL_URL) < urls.index(POSTS_URL)
@@ -157,14 +160,14 @@ def test_dm_is_sent_after_the_record_is_stored(configured, google, mattermost, r
     "granted_scope",
     [
         "email profile",  # short names back
-        "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile "
-        "https://www.googleapis.com/auth/calendar.readonly",  # openid added, email/profile spelt as URLs
-        "openid https://www.googleapis.com/auth/userinfo.email",  # the user unticked calendar access
+        "openid https://scopes.example.test/auth/userinfo.email https://scopes.example.test/auth/userinfo.profile "
+        "https://scopes.example.test/auth/calendar.readonly",  # openid added, email/profile spelt as URLs
+        "openid https://scopes.example.test/auth/userinfo.email",  # the user unticked calendar access
         "",
     ],
     ids=["short names", "renamed and added", "scope unticked", "no scope"],
 )
-def test_google_adding_or_renaming_scopes_is_tolerated(configured, requests_mock, mattermost, cipher, granted_scope):
+def test_the_provider_adding_or_renaming_scopes_is_tolerated(configured, requests_mock, mattermost, cipher, granted_scope):
     # requests-oauthlib raises "Scope has changed" when the session knows the requested scopes.
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": granted_scope})
     requests_mock.get(USERINFO_URL, json=USERINFO)
@@ -172,10 +175,8 @@ def test_google_adding_or_renaming_scopes_is_tolerated(configured, requests_mock
     assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).scope == granted_scope
 
 
-def test_extra_redirect_parameters_are_ignored(configured, google, mattermost):
-    result = complete(
-        configured, scope="email", authuser="0", prompt="consent", iss="https://accounts.google.com", hd="example.com"
-    )
+def test_extra_redirect_parameters_are_ignored(configured, upstream, mattermost):
+    result = complete(configured, scope="email", authuser="0", prompt="consent", iss=ISSUER, hd="example.com")
     assert result == {"type": "ok"}
 
 
@@ -187,7 +188,7 @@ def test_a_grant_without_refresh_token_is_stored_anyway(configured, requests_moc
     assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).refresh_token is None
 
 
-def test_reconnecting_replaces_the_previous_record(configured, google, mattermost, connect_user, cipher):
+def test_reconnecting_replaces_the_previous_record(configured, upstream, mattermost, connect_user, cipher):
     connect_user(ALICE, access_token="ya29.old", refresh_token="1//old")
     assert complete(configured) == {"type": "ok"}
     assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).refresh_token == REFRESH_TOKEN
@@ -206,14 +207,14 @@ def test_reconnecting_replaces_the_previous_record(configured, google, mattermos
     ],
     ids=["channel 403", "unreachable", "channel without id", "post 500"],
 )
-def test_a_failed_dm_does_not_fail_the_flow(configured, google, mattermost, requests_mock, url, answer):
+def test_a_failed_dm_does_not_fail_the_flow(configured, upstream, mattermost, requests_mock, url, answer):
     requests_mock.post(url, **answer)
     assert complete(configured) == {"type": "ok"}
     assert mattermost.oauth2_user.call_count == 1
-    assert google.revoke.call_count == 0
+    assert upstream.revoke.call_count == 0
 
 
-def test_without_a_bot_token_the_flow_still_succeeds(configured, google, mattermost):
+def test_without_a_bot_token_the_flow_still_succeeds(configured, upstream, mattermost):
     configured.installed.permissions = ("act_as_user", "remote_oauth2")  # no act_as_bot: no bot token
     assert complete(configured) == {"type": "ok"}
     assert mattermost.oauth2_user.call_count == 1
@@ -228,27 +229,27 @@ def test_without_a_bot_token_the_flow_still_succeeds(configured, google, matterm
     [
         (
             {"error": "access_denied", "code": None},
-            "You did not allow access at Google, so your Google account was not connected.",
+            f"You did not allow access at {PROVIDER}, so your {PROVIDER} account was not connected.",
         ),
         (
             {"error": "access_denied", "error_description": "The user denied", "code": None},
-            "You did not allow access at Google, so your Google account was not connected.",
+            f"You did not allow access at {PROVIDER}, so your {PROVIDER} account was not connected.",
         ),
         (
             {"error": "admin_policy_enforced", "code": None},
-            "Google refused the sign-in (admin_policy_enforced), so your Google account was not connected.",
+            f"{PROVIDER} refused the sign-in (admin_policy_enforced), so your {PROVIDER} account was not connected.",
         ),
         (
             {"error": "invalid_scope", "code": None},
-            "Google refused the sign-in (invalid_scope), so your Google account was not connected.",
+            f"{PROVIDER} refused the sign-in (invalid_scope), so your {PROVIDER} account was not connected.",
         ),
         # an error next to a code still wins: hello-oauth2 exchanged the code and ignored the error
-        ({"error": "access_denied"}, "You did not allow access at Google, so your Google account was not connected."),
+        ({"error": "access_denied"}, f"You did not allow access at {PROVIDER}, so your {PROVIDER} account was not connected."),
         (
             {"error": "**bold** [x](https://evil.example)", "code": None},
-            "Google refused the sign-in (boldxhttpsevil.example), so your Google account was not connected.",
+            f"{PROVIDER} refused the sign-in (boldxhttpsevil.example), so your {PROVIDER} account was not connected.",
         ),
-        ({"error": "<>%%", "code": None}, "Google refused the sign-in, so your Google account was not connected."),
+        ({"error": "<>%%", "code": None}, f"{PROVIDER} refused the sign-in, so your {PROVIDER} account was not connected."),
     ],
     ids=[
         "access_denied",
@@ -281,7 +282,7 @@ def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(
 def test_missing_code_or_state_is_an_error_and_nothing_is_stored(configured, requests_mock, values):
     result = complete(configured, **values)
     assert result["type"] == "error"
-    assert "`/google connect`" in result["text"] and "not connected" in result["text"]
+    assert f"`{CMD} connect`" in result["text"] and "not connected" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -299,43 +300,43 @@ def test_not_configured_is_an_error_and_nothing_is_exchanged(plugin, requests_mo
     [
         (
             {"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Bad Request"}, "headers": JSON},
-            "Google did not accept the grant (it expired, was revoked or was already used): run `/google connect` again.",
+            f"{PROVIDER} did not accept the grant (it expired, was revoked or was already used): run `{CMD} connect` again.",
         ),
         (
             {"status_code": 401, "json": {"error": "invalid_client", "error_description": "Unauthorized"}, "headers": JSON},
-            "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`.",
+            f"{PROVIDER} rejected the app's OAuth2 client ID or secret: ask a system admin to check `{CMD} configure`.",
         ),
         (
             {"status_code": 400, "json": {"error": "redirect_uri_mismatch"}, "headers": JSON},
-            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+            f"{PROVIDER} gave an answer the app could not use while trying to exchange the authorization code; please try again.",
         ),
         (
             {"status_code": 400, "json": {"error": "invalid_grant"}, "headers": {"Content-Type": "text/html"}},
-            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+            f"{PROVIDER} gave an answer the app could not use while trying to exchange the authorization code; please try again.",
         ),
         (
             {"status_code": 500, "text": "<html>Server Error</html>"},
-            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+            f"{PROVIDER} could not be reached to exchange the authorization code; please try again in a minute.",
         ),
         (
             {"status_code": 503, "json": {"error": "unavailable"}, "headers": JSON},
-            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+            f"{PROVIDER} could not be reached to exchange the authorization code; please try again in a minute.",
         ),
         (
             {"exc": requests.exceptions.ConnectTimeout},
-            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+            f"{PROVIDER} could not be reached to exchange the authorization code; please try again in a minute.",
         ),
         (
             {"exc": requests.exceptions.ReadTimeout},
-            "Google could not be reached to exchange the authorization code; please try again in a minute.",
+            f"{PROVIDER} could not be reached to exchange the authorization code; please try again in a minute.",
         ),
         (
             {"status_code": 200, "text": "<html>not json</html>", "headers": {"Content-Type": "text/html"}},
-            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+            f"{PROVIDER} gave an answer the app could not use while trying to exchange the authorization code; please try again.",
         ),
         (
             {"status_code": 200, "json": {"token_type": "Bearer"}},
-            "Google gave an answer the app could not use while trying to exchange the authorization code; please try again.",
+            f"{PROVIDER} gave an answer the app could not use while trying to exchange the authorization code; please try again.",
         ),
     ],
     ids=[
@@ -356,7 +357,7 @@ def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured,
     token = requests_mock.post(TOKEN_URL, **answer)
     result = complete(configured)
     assert result == {"type": "error", "text": expected_text}
-    assert token.call_count == 1  # a POST that may have reached Google is never replayed
+    assert token.call_count == 1  # a POST that may have reached the provider is never replayed
     assert [r.url for r in requests_mock.request_history] == [TOKEN_URL]  # no userinfo, no store, no DM
 
 
@@ -368,34 +369,34 @@ def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured,
     [
         (
             {"status_code": 401, "json": {"error": "invalid_token"}},
-            "Google did not accept your access token: run `/google connect` again. Your Google account was not connected.",
+            f"{PROVIDER} did not accept your access token: run `{CMD} connect` again. Your {PROVIDER} account was not connected.",
         ),
         (
             {"status_code": 500, "text": "boom"},
-            "Google could not be reached to read your profile; please try again in a minute. "
-            "Your Google account was not connected.",
+            f"{PROVIDER} could not be reached to read your profile; please try again in a minute. "
+            f"Your {PROVIDER} account was not connected.",
         ),
         (
             {"exc": requests.exceptions.ReadTimeout},
-            "Google could not be reached to read your profile; please try again in a minute. "
-            "Your Google account was not connected.",
+            f"{PROVIDER} could not be reached to read your profile; please try again in a minute. "
+            f"Your {PROVIDER} account was not connected.",
         ),
         (
             {"json": {"email": "alice@gmail.com"}},
-            "Google gave an answer the app could not use while trying to read your profile; please try again. "
-            "Your Google account was not connected.",
+            f"{PROVIDER} gave an answer the app could not use while trying to read your profile; please try again. "
+            f"Your {PROVIDER} account was not connected.",
         ),
     ],
     ids=["401", "500", "timeout", "no sub"],
 )
-def test_userinfo_failure_stores_nothing_and_revokes_the_fresh_grant(configured, requests_mock, google, answer, expected_text):
+def test_userinfo_failure_stores_nothing_and_revokes_the_fresh_grant(configured, requests_mock, upstream, answer, expected_text):
     requests_mock.get(USERINFO_URL, **answer)
     result = complete(configured)
     assert result == {"type": "error", "text": expected_text}
     assert sent_to(requests_mock, OAUTH2_USER_URL) == []
-    assert google.revoke.call_count == 1
-    assert parse_qs(google.revoke.last_request.body) == {"token": [REFRESH_TOKEN]}
-    assert google.revoke.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
+    assert upstream.revoke.call_count == 1
+    assert parse_qs(upstream.revoke.last_request.body) == {"token": [REFRESH_TOKEN]}
+    assert upstream.revoke.last_request.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
 
 
 @pytest.mark.parametrize(
@@ -403,72 +404,76 @@ def test_userinfo_failure_stores_nothing_and_revokes_the_fresh_grant(configured,
     [
         (
             {"status_code": 500, "text": "size limit of 8Kb exceeded"},
-            "Mattermost failed to store your connection (HTTP 500); please try again. Your Google account was not connected.",
+            "Mattermost failed to store your connection (HTTP 500); please try again. "
+            f"Your {PROVIDER} account was not connected.",
         ),
         (
             {"status_code": 401, "text": "not an app session: unauthorized"},
-            "Mattermost refused to store your connection (HTTP 401). Your Google account was not connected.",
+            f"Mattermost refused to store your connection (HTTP 401). Your {PROVIDER} account was not connected.",
         ),
         (
-            {"status_code": 401, "text": "@google-oauth2 (Google OAuth2): is a bot: unauthorized"},
-            "Mattermost refused to store your connection (HTTP 401). Your Google account was not connected.",
+            {"status_code": 401, "text": f"@{APP_ID} ({PROVIDER} OAuth2): is a bot: unauthorized"},
+            f"Mattermost refused to store your connection (HTTP 401). Your {PROVIDER} account was not connected.",
         ),
         (
             {"exc": requests.ConnectionError},
-            "Mattermost could not be reached from the app; please try again in a minute. Your Google account was not connected.",
+            "Mattermost could not be reached from the app; please try again in a minute. "
+            f"Your {PROVIDER} account was not connected.",
         ),
     ],
     ids=["500 size limit", "401", "401 bot", "unreachable"],
 )
-def test_store_failure_is_an_error_and_revokes_the_fresh_grant(configured, requests_mock, google, answer, expected_text):
+def test_store_failure_is_an_error_and_revokes_the_fresh_grant(configured, requests_mock, upstream, answer, expected_text):
     requests_mock.post(OAUTH2_USER_URL, **answer)
     result = complete(configured)
     assert result == {"type": "error", "text": expected_text}
-    assert google.revoke.call_count == 1
-    assert parse_qs(google.revoke.last_request.body) == {"token": [REFRESH_TOKEN]}
+    assert upstream.revoke.call_count == 1
+    assert parse_qs(upstream.revoke.last_request.body) == {"token": [REFRESH_TOKEN]}
     assert sent_to(requests_mock, DM_CHANNEL_URL) == []  # no "connected" DM for a failed connect
 
 
 @pytest.mark.parametrize("fault", [{"exc": requests.ReadTimeout}, {"status_code": 502}], ids=["timeout", "502"])
-def test_a_store_whose_outcome_is_unknown_but_happened_is_a_success(configured, requests_mock, google, mattermost, cipher, fault):
+def test_a_store_whose_outcome_is_unknown_but_happened_is_a_success(
+    configured, requests_mock, upstream, mattermost, cipher, fault
+):
     # Mattermost stored the record, then the answer was lost: the app reads it back instead of revoking a live grant.
     store = requests_mock.post(OAUTH2_USER_URL, **fault)
     requests_mock.get(OAUTH2_USER_URL, text=lambda request, context: store.last_request.body.decode())
     assert complete(configured) == {"type": "ok"}
-    assert google.revoke.call_count == 0
+    assert upstream.revoke.call_count == 0
     assert len(sent_to(requests_mock, POSTS_URL)) == 1  # and the user is told
 
 
-def test_record_over_8_kib_is_refused_before_sending_and_the_grant_revoked(configured, requests_mock, google):
+def test_record_over_8_kib_is_refused_before_sending_and_the_grant_revoked(configured, requests_mock, upstream):
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "access_token": "a" * 7000})
     result = complete(configured)
     assert result["type"] == "error"
     assert "too large" in result["text"] and "not connected" in result["text"]
     assert sent_to(requests_mock, OAUTH2_USER_URL) == []
-    assert google.revoke.call_count == 1
+    assert upstream.revoke.call_count == 1
 
 
-def test_store_failure_without_refresh_token_revokes_the_access_token(configured, requests_mock, google):
+def test_store_failure_without_refresh_token_revokes_the_access_token(configured, requests_mock, upstream):
     requests_mock.post(TOKEN_URL, json={k: v for k, v in TOKEN_ANSWER.items() if k != "refresh_token"})
     requests_mock.post(OAUTH2_USER_URL, status_code=500)
     complete(configured)
-    assert parse_qs(google.revoke.last_request.body) == {"token": [ACCESS_TOKEN]}
+    assert parse_qs(upstream.revoke.last_request.body) == {"token": [ACCESS_TOKEN]}
 
 
-def test_a_failed_revocation_keeps_the_original_error(configured, requests_mock, google):
+def test_a_failed_revocation_keeps_the_original_error(configured, requests_mock, upstream):
     requests_mock.post(OAUTH2_USER_URL, status_code=500)
     requests_mock.post(REVOKE_URL, exc=requests.ConnectionError)
     result = complete(configured)
     assert result["type"] == "error" and result["text"].startswith("Mattermost failed to store your connection")
 
 
-def test_missing_acting_user_token_stores_nothing_and_revokes(configured, requests_mock, google):
+def test_missing_acting_user_token_stores_nothing_and_revokes(configured, requests_mock, upstream):
     # A manifest declaring its own on_oauth2_complete expand loses acting_user_access_token (`Call.WithDefault`, `apps/call.go`).
     configured.tokens[ALICE.id] = ""
     result = complete(configured)
     assert result["type"] == "error" and "acting_user_access_token" in result["text"]
     assert sent_to(requests_mock, OAUTH2_USER_URL) == []
-    assert google.revoke.call_count == 1
+    assert upstream.revoke.call_count == 1
 
 
 # -- the identity, from the ID token when it can be trusted --------------------------------------------------
@@ -477,29 +482,33 @@ NO_SUB = object()
 
 
 def id_token(**claims) -> str:
-    """An ID token as Google signs it; the signature is never checked (it came over TLS straight from the token
+    """An ID token as the provider signs it; the signature is never checked (it came over TLS straight from the token
     endpoint), so any key does."""
-    payload = {"iss": "https://accounts.google.com", "aud": CLIENT_ID, "exp": int(time.time()) + 3600, **USERINFO, **claims}
+    payload = {"iss": ISSUER, "aud": CLIENT_ID, "exp": int(time.time()) + 3600, **USERINFO, **claims}
     return jwt.encode({k: v for k, v in payload.items() if v is not NO_SUB}, "a-key-the-app-never-sees-0123456789abcdef")
 
 
-def test_the_identity_comes_from_the_id_token_with_no_userinfo_round_trip(configured, requests_mock, google, mattermost, cipher):
+def test_the_identity_comes_from_the_id_token_with_no_userinfo_round_trip(
+    configured, requests_mock, upstream, mattermost, cipher
+):
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token()})
     assert complete(configured) == {"type": "ok"}
-    assert google.userinfo.call_count == 0
+    assert upstream.userinfo.call_count == 0
     record = cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id)
     assert record.identity == Identity(sub=USERINFO["sub"], email="alice@gmail.com", name="Alice G")
 
 
 @pytest.mark.parametrize(
     "claims",
-    [{"iss": "https://accounts.evil.example"}, {"aud": "another-client.apps.googleusercontent.com"}, {"exp": 1}, {"sub": NO_SUB}],
+    [{"iss": "https://accounts.evil.example"}, {"aud": "another-client.example.test"}, {"exp": 1}, {"sub": NO_SUB}],
     ids=["another issuer", "another audience", "expired", "no sub"],
 )
-def test_an_id_token_that_fails_its_checks_falls_back_to_userinfo(configured, requests_mock, google, mattermost, cipher, claims):
+def test_an_id_token_that_fails_its_checks_falls_back_to_userinfo(
+    configured, requests_mock, upstream, mattermost, cipher, claims
+):
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token(**claims)})
-    google.userinfo = requests_mock.get(USERINFO_URL, json={**USERINFO, "name": "From Userinfo"})
+    upstream.userinfo = requests_mock.get(USERINFO_URL, json={**USERINFO, "name": "From Userinfo"})
     assert complete(configured) == {"type": "ok"}
-    assert google.userinfo.call_count == 1
+    assert upstream.userinfo.call_count == 1
     record = cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id)
     assert record.identity.name == "From Userinfo"

@@ -1,4 +1,4 @@
-"""The whole flow through the Flask test client, Google and Mattermost mocked: each step's answer and side effect."""
+"""The whole flow through the Flask test client, the provider and Mattermost mocked: each step's answer and side effect."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from tests.conftest import (
     CLIENT_SECRET,
     CONFIGURE_SUBMIT_EXPAND,
     CONNECT_EXPAND,
+    ISSUER,
     REVOKE_URL,
     SITE_URL,
     TOKEN_URL,
     TOKEN_USE_EXPAND,
     USERINFO_URL,
 )
+from tests.names import APP_ID, PROVIDER
 
 STATE = "q1w2e3r4t5y6u7i8o9p0." + ALICE.id
 
@@ -37,8 +39,8 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     plugin.configure(CLIENT_ID, CLIENT_SECRET)
 
     result = plugin.call("/commands/connect", CONNECT_EXPAND)
-    connect_url = f"{SITE_URL}/plugins/com.mattermost.apps/apps/google-oauth2/oauth2/remote/connect"
-    assert result["text"] == f"[Connect your Google account]({connect_url})."
+    connect_url = f"{SITE_URL}/plugins/com.mattermost.apps/apps/{APP_ID}/oauth2/remote/connect"
+    assert result["text"] == f"[Connect your {PROVIDER} account]({connect_url})."
 
     result = plugin.call("/oauth2/connect", DEFAULT_CONNECT_EXPAND, values={"state": STATE})
     url = urlsplit(result["data"])
@@ -54,7 +56,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
             "access_token": "ya29.first",
             "refresh_token": "1//refresh",
             "expires_in": 3599,
-            "scope": "openid https://www.googleapis.com/auth/userinfo.email",
+            "scope": "openid https://scopes.example.test/auth/userinfo.email",
             "token_type": "Bearer",
         },
     )
@@ -65,7 +67,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     result = plugin.call(
         "/oauth2/complete",
         DEFAULT_COMPLETE_EXPAND,
-        values={"state": STATE, "code": "4/0Abc", "scope": "email", "iss": "https://accounts.google.com"},
+        values={"state": STATE, "code": "4/0Abc", "scope": "email", "iss": ISSUER},
     )
     assert result == {"type": "ok"}
     record = json.loads(stored.last_request.body)
@@ -84,7 +86,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
                     "summary": "Standup",
                     "start": {"dateTime": "2030-01-02T09:00:00Z"},
                     "end": {"dateTime": "2030-01-02T09:15:00Z"},
-                    "htmlLink": "https://calendar.google.com/event?eid=1",
+                    "htmlLink": "https://calendar.example.test/event?eid=1",
                 }
             ]
         },

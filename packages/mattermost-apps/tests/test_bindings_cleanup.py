@@ -523,8 +523,8 @@ def test_bindings_are_accepted_only_for_requested_locations(
 
 # Read from server/proxy/invoke_bindings.go: what v1.2.2 does that a stricter reading would not.
 def test_a_grant_below_the_top_level_makes_the_top_level_binding_forbidden() -> None:
-    data = [{"location": "/command", "bindings": [{"label": "google", "submit": {"path": "/x"}}]}]
-    bindings, found = clean_bindings(data, app_id="a", granted_locations=("/command/google",), plugin_url="")
+    data = [{"location": "/command", "bindings": [{"label": "weather", "submit": {"path": "/x"}}]}]
+    bindings, found = clean_bindings(data, app_id="a", granted_locations=("/command/weather",), plugin_url="")
     assert (bindings, found) == ([], ["/command: location is not granted: forbidden"])
 
 

@@ -438,12 +438,12 @@ def test_a_user_field_takes_a_username() -> None:
 @pytest.mark.parametrize(
     ("typed", "normalized", "is_app"),
     [
-        ("/google", "/google ", True),  # the webapp adds the space: so '/google' alone is the app's
-        ("/GOOGLE   help  ", "/google help", True),
-        ("/googlex help", "/googlex help", False),
+        ("/weather", "/weather ", True),  # the webapp adds the space: so '/weather' alone is the app's
+        ("/WEATHER   help  ", "/weather help", True),
+        ("/weatherx help", "/weatherx help", False),
         ("/other", "/other ", False),
     ],
 )
 def test_the_webapp_normalises_the_message_before_it_looks_for_an_app_command(typed: str, normalized: str, is_app: bool) -> None:
     assert normalize(typed) == normalized
-    assert is_app_command(normalize(typed), [{"label": "google"}]) is is_app
+    assert is_app_command(normalize(typed), [{"label": "weather"}]) is is_app

@@ -112,12 +112,12 @@ def test_bad_states(emu: FlaskClient, installed: StubApp, query: str, status: in
 
 
 def test_provider_errors_still_reach_the_app_and_its_error_is_a_plain_500(emu: FlaskClient, installed: StubApp) -> None:
-    installed.responses["/oauth2/complete"] = {"type": "error", "text": "You cancelled the Google consent."}
+    installed.responses["/oauth2/complete"] = {"type": "error", "text": "You cancelled the consent at the provider."}
     sign_in(emu, "alice")
     state = connect(emu, installed)
     response = emu.get(COMPLETE, query_string={"error": "access_denied", "state": state})
     assert (response.status_code, response.mimetype) == (500, "text/plain")
-    assert response.get_data(as_text=True).strip() == "You cancelled the Google consent."
+    assert response.get_data(as_text=True).strip() == "You cancelled the consent at the provider."
     assert installed.last("/oauth2/complete")["body"]["values"] == {"error": "access_denied", "state": state}
 
 

@@ -46,7 +46,7 @@ PORT_CASES: Jobs = [
                 "bindings": [
                     {
                         "app_id": "a",
-                        "location": "google",
+                        "location": "weather",
                         "bindings": [
                             {"label": "same", "submit": {"path": "/1"}},
                             {"label": "same", "submit": {"path": "/2"}},

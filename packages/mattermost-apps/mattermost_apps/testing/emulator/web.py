@@ -183,7 +183,7 @@ def webapp(plugin: Plugin) -> Blueprint:
             '<form method="post" action="/logout" style="display:inline"><button type="submit">Log out</button></form>'
             "</header>"
             '<form id="command-form" method="post" action="/">'
-            f'<input type="text" name="command" size="50" value="{html.escape(command)}" placeholder="/google help" autofocus>'
+            f'<input type="text" name="command" size="50" value="{html.escape(command)}" placeholder="/command" autofocus>'
             '<button type="submit">Send</button></form>'
             f'<section id="result">{result}</section>{messages_html(user)}'
         )
