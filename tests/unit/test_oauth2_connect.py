@@ -12,8 +12,9 @@ import pytest
 from app import create_app
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
-from provider import pkce
+from provider import Provider, pkce
 from tests.conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, TOKEN_URL, USERINFO_URL, make_settings, paths
+from tests.names import CMD
 
 from .conftest import COMPLETE_URL, STATE
 
@@ -49,13 +50,9 @@ def test_authorization_url_has_exactly_the_expected_parameters(plugin):
         "client_id": CLIENT_ID,
         "redirect_uri": COMPLETE_URL,
         "response_type": "code",
-        "scope": "openid email profile https://www.googleapis.com/auth/calendar.readonly",
+        "scope": " ".join(Provider.scopes),
         "state": STATE,
-        # offline + consent: a refresh token on every connect (gcal omitted prompt=consent, so a reconnect
-        # got none and died an hour later)
-        "access_type": "offline",
-        "prompt": "consent",
-        "include_granted_scopes": "true",
+        **Provider.authorization_params,  # the provider's own; the provider's tests check their values
         "code_challenge_method": "S256",
     }
     assert len(challenge) == 43
@@ -138,7 +135,7 @@ def test_not_configured_is_an_error_naming_configure(plugin, requests_mock, oaut
     plugin.installed.oauth2_app = oauth2_app
     result = connect(plugin)
     assert result == {"type": "error", "text": messages.text("not_configured")}
-    assert "`/google configure`" in result["text"]
+    assert f"`{CMD} configure`" in result["text"]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +147,7 @@ def test_missing_state_is_an_error(plugin, values):
     plugin.configure(CLIENT_ID, CLIENT_SECRET)
     result = plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values=values)
     assert result["type"] == "error"
-    assert "state" in result["text"] and "/google connect" in result["text"]
+    assert "state" in result["text"] and f"{CMD} connect" in result["text"]
 
 
 def test_without_oauth2_app_expand_the_redirect_uri_is_unknown(plugin):

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 import app as app_module
+from provider import Provider, calendar
 from settings import ServerSettings, Settings, SettingsError
 
 KEY_1 = Fernet.generate_key().decode()
@@ -25,17 +26,18 @@ def env(tmp_path):
     return {"APP_SECRET_FILE": str(tmp_path / "instance" / "app_secret")}
 
 
-def test_defaults_are_googles_and_localhost(env):
+def test_defaults_are_the_providers_and_localhost(env):
     settings = Settings.from_env({**env, "APP_SECRET": "s" * 32})
     assert settings.port == 8080
     assert settings.root_url == "http://localhost:8080"
     assert settings.mattermost_site_url is None
-    assert settings.oauth2_authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
-    assert settings.oauth2_token_url == "https://oauth2.googleapis.com/token"
-    assert settings.oauth2_revoke_url == "https://oauth2.googleapis.com/revoke"
-    assert settings.oauth2_userinfo_url == "https://openidconnect.googleapis.com/v1/userinfo"
-    assert settings.google_api_url == "https://www.googleapis.com/calendar/v3"
-    assert settings.oauth2_scopes == ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly")
+    assert settings.oauth2_authorize_url == Provider.authorize_url
+    assert settings.oauth2_token_url == Provider.token_url
+    assert settings.oauth2_revoke_url == Provider.revoke_url
+    assert settings.oauth2_userinfo_url == Provider.userinfo_url
+    assert settings.oauth2_issuer == Provider.issuer
+    assert settings.google_api_url == calendar.API_URL
+    assert settings.oauth2_scopes == Provider.scopes
     assert settings.token_encryption_keys == ()
     assert settings.log_level == "INFO"
     assert settings.provider_urls_are_insecure is False
@@ -47,7 +49,7 @@ def test_every_variable_is_read(env):
             **env,
             "APP_SECRET": "from-env-secret",
             "PORT": "9090",
-            "ROOT_URL": "https://apps.example.com/google/",
+            "ROOT_URL": "https://apps.example.com/oauth2-app/",
             "MATTERMOST_SITE_URL": "http://mattermost:8065",
             "OAUTH2_AUTHORIZE_URL": "http://127.0.0.1:3000/auth",
             "OAUTH2_TOKEN_URL": "http://127.0.0.1:3000/token",
@@ -62,8 +64,8 @@ def test_every_variable_is_read(env):
     )
     assert settings.app_secret == "from-env-secret"
     assert settings.port == 9090
-    assert settings.root_url == "https://apps.example.com/google/"
-    assert settings.manifest_root_url == "https://apps.example.com/google"
+    assert settings.root_url == "https://apps.example.com/oauth2-app/"
+    assert settings.manifest_root_url == "https://apps.example.com/oauth2-app"
     assert settings.mattermost_site_url == "http://mattermost:8065"
     assert settings.oauth2_authorize_url == "http://127.0.0.1:3000/auth"
     assert settings.oauth2_token_url == "http://127.0.0.1:3000/token"
@@ -92,7 +94,7 @@ def test_blank_values_count_as_unset(env):
     assert (settings.port, settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
         8080,
         "http://localhost:8080",
-        ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly"),
+        Provider.scopes,
         None,
         "INFO",
     )
@@ -112,14 +114,14 @@ def test_secrets_are_not_in_the_repr():
         ({"PORT": "65536"}, "PORT must be between 1 and 65535, not 65536."),
         ({"ROOT_URL": "localhost:8080"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"ROOT_URL": "ftp://app.example.com"}, "ROOT_URL must be an absolute http(s) URL with a host"),
-        ({"ROOT_URL": "/google"}, "ROOT_URL must be an absolute http(s) URL with a host"),
+        ({"ROOT_URL": "/oauth2-app"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"ROOT_URL": "http://"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"MATTERMOST_SITE_URL": "mattermost:8065"}, "MATTERMOST_SITE_URL must be an absolute http(s) URL"),
-        ({"OAUTH2_AUTHORIZE_URL": "accounts.google.com"}, "OAUTH2_AUTHORIZE_URL must be an absolute http(s) URL"),
+        ({"OAUTH2_AUTHORIZE_URL": "accounts.example.com"}, "OAUTH2_AUTHORIZE_URL must be an absolute http(s) URL"),
         ({"OAUTH2_TOKEN_URL": "file:///etc/passwd"}, "OAUTH2_TOKEN_URL must be an absolute http(s) URL"),
         ({"OAUTH2_REVOKE_URL": "revoke"}, "OAUTH2_REVOKE_URL must be an absolute http(s) URL"),
         ({"OAUTH2_USERINFO_URL": "javascript:alert(1)"}, "OAUTH2_USERINFO_URL must be an absolute http(s) URL"),
-        ({"GOOGLE_API_URL": "www.googleapis.com"}, "GOOGLE_API_URL must be an absolute http(s) URL"),
+        ({"GOOGLE_API_URL": "calendar.example.com"}, "GOOGLE_API_URL must be an absolute http(s) URL"),
         ({"LOG_LEVEL": "VERBOSE"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
         ({"TOKEN_ENCRYPTION_KEY": "not-a-fernet-key"}, "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys"),
         ({"TOKEN_ENCRYPTION_KEY": f"{KEY_1},short"}, "TOKEN_ENCRYPTION_KEY must be a comma-separated list of Fernet keys"),
