@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 
 from mattermost_apps.testing import InstalledApp, call_headers
-from provider import Identity
+from provider import Identity, Provider
 from user_tokens import TokenCipher, TokenRecord
 
 APPS_API_PATH = "/plugins/com.mattermost.apps/api/v1"
@@ -227,7 +227,7 @@ class RotatingProvider(StubServer):
             "refresh_token": grant.refresh_token,
             "token_type": "Bearer",
             "expires_in": self.access_ttl,
-            "scope": "openid email calendar.read",
+            "scope": " ".join(Provider.scopes),  # all the app asks for
         }
 
     def _token(self, request: StubRequest) -> Answer:
@@ -325,7 +325,7 @@ def a_record(
         access_token,
         refresh_token,
         time.time() + expires_in,
-        "openid email",
+        " ".join(Provider.scopes),  # all the app asks for
         "Bearer",
         Identity("248289761001", email, "Alice G"),
     )

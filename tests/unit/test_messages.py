@@ -86,7 +86,17 @@ def test_an_unknown_error_gets_the_generic_sentence():
 
 
 # Keys built from a reason or an operation code at run time: `f"jwt.{exc.reason}"` and the like.
-DYNAMIC_FAMILIES = ("jwt.", "call.", "mattermost.", "mattermost_operation.", "provider.", "provider_operation.", "disconnect.")
+DYNAMIC_FAMILIES = (
+    "jwt.",
+    "call.",
+    "mattermost.",
+    "mattermost_operation.",
+    "provider.",
+    "provider_operation.",
+    "disconnect.",
+    "binding.needs_",
+    "permission.",
+)
 
 
 @pytest.mark.parametrize("key", sorted(messages.EN))

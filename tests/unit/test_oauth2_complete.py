@@ -281,7 +281,7 @@ def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(
 def test_missing_code_or_state_is_an_error_and_nothing_is_stored(configured, requests_mock, values):
     result = complete(configured, **values)
     assert result["type"] == "error"
-    assert "`/google connect`" in result["text"] and "not connected" in result["text"]
+    assert "/google connect" in result["text"] and "not connected" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -299,11 +299,11 @@ def test_not_configured_is_an_error_and_nothing_is_exchanged(plugin, requests_mo
     [
         (
             {"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Bad Request"}, "headers": JSON},
-            "Google did not accept the grant (it expired, was revoked or was already used): run `/google connect` again.",
+            "Google did not accept the grant (it expired, was revoked or was already used): run /google connect again.",
         ),
         (
             {"status_code": 401, "json": {"error": "invalid_client", "error_description": "Unauthorized"}, "headers": JSON},
-            "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check `/google configure`.",
+            "Google rejected the app's OAuth2 client ID or secret: ask a system admin to check /google configure.",
         ),
         (
             {"status_code": 400, "json": {"error": "redirect_uri_mismatch"}, "headers": JSON},
@@ -368,7 +368,7 @@ def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured,
     [
         (
             {"status_code": 401, "json": {"error": "invalid_token"}},
-            "Google did not accept your access token: run `/google connect` again. Your Google account was not connected.",
+            "Google did not accept your access token: run /google connect again. Your Google account was not connected.",
         ),
         (
             {"status_code": 500, "text": "boom"},
