@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,9 +13,15 @@ import requests
 from flask.testing import FlaskClient
 
 from app import create_app
+from commands import COMMANDS
+from handlers import messages
+from provider import Provider
+from settings import Settings
 from tests.apps_plugin.store import Store
 from tests.conftest import APP_SECRET, make_settings
 from tests.emulator.conftest import serve
+from tests.unit.conftest import make_record
+from user_tokens import TokenCipher
 
 pytestmark = pytest.mark.e2e
 
@@ -81,3 +88,33 @@ def test_the_emulator_runs_as_a_module() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_no_sub_command_ends_in_the_parsers_error_whatever_the_users_state(emu: FlaskClient, real_app: str, store: Store) -> None:
+    # The web client's parser answers "Parsing error: ..." for a sub-command that is not bound for the user, or for
+    # words it cannot place: the user would never reach the app's own sentence. Every state a user can be in:
+    # nothing configured, configured but not connected, connected, and disconnected (null stored).
+    manifest_url = real_app + "/manifest.json"
+    assert emu.post("/_emulator/install", json={"manifest_url": manifest_url, "secret": APP_SECRET}).status_code == 200
+    typed = [f"/{Provider.command} {c.label}" for c in COMMANDS] + [f"/{Provider.command} connect now"]
+
+    def check(state: str) -> dict[str, dict]:
+        got = {c: emu.post("/_emulator/command", json={"username": "alice", "command": c}).get_json() for c in typed}
+        for command, result in got.items():
+            assert not str(result.get("text", "")).startswith("Parsing error"), (state, command, result)
+        return got
+
+    events = f"/{Provider.command} events"
+    assert check("unconfigured")[events]["type"] == "error"
+    assert store.app is not None
+    store.app.remote_oauth2 = {"client_id": "id", "client_secret": "secret"}
+    not_connected = check("not connected")
+    assert not_connected[events] == {"type": "error", "text": messages.text("not_connected")}
+    assert not_connected[f"/{Provider.command} connect now"]["type"] == "ok"
+    alice = store.user_by_name("alice")
+    assert alice is not None
+    sealed = TokenCipher(Settings(app_secret=APP_SECRET).token_keys).seal(make_record(), user_id=alice.id)
+    store.oauth2_users[(store.app.app_id, alice.id)] = json.dumps(sealed).encode()
+    check("connected")
+    store.oauth2_users[(store.app.app_id, alice.id)] = b"null"
+    check("disconnected")
