@@ -159,7 +159,8 @@ def test_every_sentence_shown_as_plain_text_has_no_markdown(key):
 
 def test_every_failure_is_worded_in_plain_text():
     # Every reason code each package raises, as `failure` words it for an error answer.
-    failures = [JWTRejected(r) for r in raised("JWTRejected")] + [TokenUnavailable(r) for r in raised("TokenUnavailable")]
+    failures: list[Exception] = [JWTRejected(r) for r in raised("JWTRejected")]
+    failures += [TokenUnavailable(r) for r in raised("TokenUnavailable")]
     failures += [ProviderError(r, "list_events", "CODE") for r in raised("ProviderError")]
     failures += [MattermostError(r, "store_oauth2_user") for r in raised("MattermostError")]
     assert len(failures) > 20
