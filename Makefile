@@ -23,6 +23,7 @@ SHELL_SCRIPTS := .ci/run $(wildcard scripts/*.sh)
 $(VENV)/.runtime: requirements.txt
 	bash scripts/check-python.sh $(PYTHON)
 	rm -rf $(VENV)
+	@echo "make: creating $(VENV) and installing the locked runtime packages (requirements.txt; about 20 s on a cold cache)"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements.txt
 	$(PY) -m pip check --disable-pip-version-check
@@ -31,6 +32,7 @@ $(VENV)/.runtime: requirements.txt
 $(VENV)/.dev: requirements-dev.txt requirements.txt
 	bash scripts/check-python.sh $(PYTHON)
 	rm -rf $(VENV)
+	@echo "make: creating $(VENV) and installing the locked dev packages (requirements-dev.txt; about a minute on a cold cache)"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements-dev.txt
 	$(PY) -m pip check --disable-pip-version-check
@@ -69,9 +71,11 @@ lock: $(VENV)/.dev
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o requirements.txt
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --group dev -c requirements.txt -o requirements-dev.txt
 
-## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
-demo: $(VENV)/.dev
-	bash scripts/install-test-deps.sh
+## demo: click through the whole flow in a browser, no Mattermost or Google needed (needs Node.js 20+; Ctrl-C stops it)
+# Node is checked first, before the venv is built: the demo's OAuth2 server runs on it. No Chromium, no Redis.
+demo:
+	bash scripts/install-test-deps.sh --demo
+	@$(MAKE) --no-print-directory $(VENV)/.dev
 	$(PY) -m tests.e2e.demo
 
 ## bench: what a user waits for per operation (stubs 50 ms away), throughput beside an honest baseline (wrk); see docs/performance.md
