@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from commands import COMMANDS
-from handlers import messages
+from handlers import configure, messages
 from provider import Provider
 from settings import Settings
 from tests.apps_plugin.store import Store
@@ -118,3 +119,22 @@ def test_no_sub_command_ends_in_the_parsers_error_whatever_the_users_state(emu: 
     check("connected")
     store.oauth2_users[(store.app.app_id, alice.id)] = b"null"
     check("disconnected")
+
+
+def test_the_configure_form_renders_its_help_and_keeps_what_the_admin_typed(emu: FlaskClient, real_app: str) -> None:
+    # As the web client's modal: the header is markdown (emphasis, and the console URL a link), and a refused
+    # submit keeps the form open with what was typed (the secret aside) and the app's sentence.
+    assert (
+        emu.post("/_emulator/install", json={"manifest_url": real_app + "/manifest.json", "secret": APP_SECRET}).status_code
+        == 200
+    )
+    emu.post("/login", data={"username": "sysadmin", "password": "x"})
+    page = emu.post("/", data={"command": f"/{Provider.command} configure"}).get_data(as_text=True)
+    assert "<em>Web application</em>" in page and "*" not in page.split('class="header">')[1].split("</div>")[0]
+    assert f'<a href="{Provider.console_url}">' in page
+    form = emu.post("/_emulator/command", json={"username": "sysadmin", "command": f"/{Provider.command} configure"}).get_json()
+    refused = emu.post(
+        "/form", data={"__form": json.dumps(form["form"]), "client_id": "two words", "client_secret": "typed-secret"}
+    ).get_data(as_text=True)
+    assert 'id="app-form"' in refused and 'value="two words"' in refused and "typed-secret" not in refused
+    assert html.escape(messages.text("configure.client_id_invalid", limit=configure.MAX_CLIENT_ID_LENGTH), quote=False) in refused
