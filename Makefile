@@ -75,7 +75,7 @@ lock: $(VENV)/.dev
 # Node is checked first, before the venv is built: the demo's OAuth2 server runs on it. No Chromium, no Redis.
 demo:
 	bash scripts/install-test-deps.sh --demo
-	@$(MAKE) --no-print-directory $(VENV)/.dev
+	@$(MAKE) --no-print-directory --silent $(VENV)/.dev
 	$(PY) -m tests.e2e.demo
 
 ## bench: what a user waits for per operation (stubs 50 ms away), throughput beside an honest baseline (wrk); see docs/performance.md
