@@ -129,9 +129,9 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "oauth2.provider_refused": "{provider} refused the sign-in{code}, so your {provider} account was not connected.",
     "oauth2.no_code": "{provider} sent no authorization code, so your account was not connected: run {connect} again.",
     "oauth2.not_connected_after": "{reason} Your {provider} account was not connected.",
-    "oauth2.connected_dm": "Your {provider} account **{who}** is now connected. "
-    "Try `/{command} events` to see your next events, or `/{command} disconnect` to disconnect.",
-    "oauth2.switched_dm": " It replaces **{previous}**, whose access the app gave up.",
+    "oauth2.connected_dm": "Your {provider} account **{who}** is now connected.",
+    "oauth2.switched_dm": " It replaces **{previous}**, whose access the app now revokes.",
+    "oauth2.try_dm": " Try `/{command} events` to see your next events, or `/{command} disconnect` to disconnect.",
     # -- the commands ---------------------------------------------------------------------------------------
     "command.description": "{provider} account and calendar",
     "binding.needs_connect": "(connect first with {connect}) {description}",
@@ -162,7 +162,8 @@ MARKDOWN = frozenset(
     key
     for key in EN
     if key.startswith(("connect.", "disconnect.", "info.", "events.", "help.", "install."))
-    or key in ("oauth2.connected_dm", "oauth2.switched_dm", "scope.missing_dm", "configure.header", "configure.header_redirect")
+    or key in ("oauth2.connected_dm", "oauth2.switched_dm", "oauth2.try_dm", "scope.missing_dm")
+    or key in ("configure.header", "configure.header_redirect")
     or key in ("configure.saved", "configure.saved_redirect", "configure.client_secret_keep")
     or (key.startswith("configure.") and key.endswith("_description"))
 )

@@ -108,7 +108,7 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
         sentence += text("oauth2.switched_dm", previous=_who(previous.identity))
         old = previous.refresh_token or previous.access_token
         after_response(lambda: _revoke_quietly(old, call, services))
-    sentence += _missing_scopes_sentence(record, services)
+    sentence += _missing_scopes_sentence(record, services) or text("oauth2.try_dm")
     after_response(lambda: _direct_message(call, services, sentence))
     return ok()
 
