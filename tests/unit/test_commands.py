@@ -15,6 +15,7 @@ import requests
 from bindings import Viewer, visible
 from commands import COMMANDS
 from handlers import messages
+from provider import Provider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -22,6 +23,7 @@ from tests.conftest import (
     CALENDAR_API,
     CLIENT_ID,
     CLIENT_SECRET,
+    COMMAND,
     CONNECT_EXPAND,
     DISCONNECT_EXPAND,
     HELP_EXPAND,
@@ -531,21 +533,20 @@ def test_events_on_an_empty_calendar(configured, connect_user, requests_mock, bo
 def test_events_without_the_calendar_scope_name_the_permission_and_call_nothing(configured, connect_user, requests_mock):
     # Granular consent: the user unticked calendar access; the grant's scope says so, and the command says which
     # permission is missing before any round trip. The token answer spells the sign-in scopes as URLs.
-    connect_user(
-        ALICE, scope="openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile"
-    )
+    events = COMMAND["events"]
+    assert events.scopes
+    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases]))  # every scope but the command's
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
+    permission = messages.text("permission.events")
     assert result == {
         "type": "error",
-        "text": "/google events needs the permission to see your calendar events, which your Google connection does not "
-        "include: run /google connect again and tick that box on Google's consent screen.",
+        "text": messages.text("scope.missing", command=f"/{paths.COMMAND} events", permission=permission),
     }
     assert urls(requests_mock) == []
 
 
 def test_events_with_every_scope_granted_as_urls_are_listed(configured, connect_user, requests_mock):
-    scope = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.readonly"
-    connect_user(ALICE, scope=scope)
+    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases, *COMMAND["events"].scopes]))
     requests_mock.get(EVENTS_URL, json={"items": []})
     assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["type"] == "ok"
 
@@ -568,11 +569,8 @@ def test_a_403_for_a_missing_scope_says_to_reconnect_and_tick_the_box(configured
         },
     )
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
-    assert result == {
-        "type": "error",
-        "text": "Your Google connection lacks the permission to list your events: run /google connect again and tick "
-        "every box on Google's consent screen.",
-    }
+    operation = messages.text("provider_operation.list_events")
+    assert result == {"type": "error", "text": messages.text("provider.insufficient_scope", operation=operation)}
 
 
 def test_a_403_for_an_api_not_enabled_asks_an_admin_and_not_for_a_reconnect(configured, connect_user, requests_mock):
@@ -592,7 +590,8 @@ def test_a_403_for_an_api_not_enabled_asks_an_admin_and_not_for_a_reconnect(conf
     )
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
     assert result["type"] == "error" and "not enabled" in result["text"] and "system admin" in result["text"]
-    assert "run /google connect again" not in result["text"]
+    assert result["text"] == messages.text("provider.api_disabled", operation=messages.text("provider_operation.list_events"))
+    assert f"run /{paths.COMMAND} connect again" not in result["text"]
     assert result["text"] != messages.text("grant_ended")
 
 
