@@ -171,3 +171,13 @@ def test_make_run_on_a_taken_port_says_so_in_one_line_naming_port() -> None:
     said = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
     assert len(said) == 1 and f"PORT {port} is already in use" in said[0], result.stderr
     assert time.monotonic() - started < 5  # not gunicorn's five seconds of retries
+
+
+@pytest.mark.parametrize(("target", "lock"), [("run", "requirements.txt"), ("test-fast", "requirements-dev.txt")])
+def test_a_cold_venv_build_says_what_it_is_doing_before_the_silent_install(tmp_path: Path, target: str, lock: str) -> None:
+    # pip runs --quiet for about a minute on a cold cache: one line first says what is being installed, and from what.
+    venv = tmp_path / "venv"
+    result = make(target, f"VENV={venv}", path_prefix=fake_python(tmp_path, "3.11.9"))  # its venv has no pip: it stops there
+    announced = [line for line in result.stdout.splitlines() if line.startswith("make: creating")]
+    assert announced and lock in announced[0] and str(venv) in announced[0], result.stdout
+    assert result.stdout.index(announced[0]) < result.stdout.index("pip install")
