@@ -39,8 +39,9 @@ ROTATING = "rotating"  # the app whose provider rotates them
 
 
 def sub_command_labels(answer: Answer) -> list[str]:
+    """The sub-commands usable now, as the command's hint lists them (every sub-command is bound, whatever the state)."""
     try:
-        return [b["label"] for b in answer["data"][0]["bindings"][0]["bindings"]]
+        return str(answer["data"][0]["bindings"][0]["hint"]).strip("[]").split(" | ")
     except (KeyError, IndexError, TypeError):
         return []
 

@@ -305,7 +305,12 @@ class ProviderStub(StubServer):
         grant = form.get("grant_type")
         with self._lock:
             n = next(self._numbers)
-        answer: dict[str, Any] = {"expires_in": 3599, "token_type": "Bearer", "scope": "openid email profile"}
+        # Every scope the app asks for, as Google answers a refresh (a refreshed record keeps what the grant allows).
+        answer: dict[str, Any] = {
+            "expires_in": 3599,
+            "token_type": "Bearer",
+            "scope": "openid email profile https://www.googleapis.com/auth/calendar.readonly",
+        }
         if grant == "authorization_code":
             if not form.get("code") or not form.get("code_verifier"):
                 return 400, {"error": "invalid_request"}
