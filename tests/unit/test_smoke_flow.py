@@ -45,7 +45,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     query = parse_qs(url.query)
     assert query["state"] == [STATE]
     assert query["client_id"] == [CLIENT_ID]
-    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
+    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent select_account"]
     assert query["code_challenge_method"] == ["S256"]
 
     requests_mock.post(
@@ -54,7 +54,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
             "access_token": "ya29.first",
             "refresh_token": "1//refresh",
             "expires_in": 3599,
-            "scope": "openid https://www.googleapis.com/auth/userinfo.email",
+            "scope": "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.readonly",
             "token_type": "Bearer",
         },
     )
