@@ -28,20 +28,20 @@ SDK_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --no-dep
 $(VENV)/.runtime: requirements.txt $(SDK)/pyproject.toml
 	bash scripts/check-python.sh $(PYTHON)
 	rm -rf $(VENV)
+	@echo "make: creating $(VENV) and installing the locked runtime packages (requirements.txt; about 20 s on a cold cache)"
 	$(PYTHON) -m venv $(VENV)
-	@echo "make: installing the locked runtime set into $(VENV) (about a minute the first time)"
 	$(PIP_INSTALL) -r requirements.txt
 	$(SDK_INSTALL)
 	$(PY) -m pip check --disable-pip-version-check
 	touch $@
 
 $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
-	@echo "make: adding the test tools to $(VENV)"
+	@echo "make: adding the test tools to $(VENV) (requirements-test.txt)"
 	$(PIP_INSTALL) -r requirements-test.txt
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.test
-	@echo "make: adding the lint, browser and lock tools to $(VENV)"
+	@echo "make: adding the lint, browser and lock tools to $(VENV) (requirements-dev.txt; about a minute on a cold cache)"
 	$(PIP_INSTALL) -r requirements-dev.txt
 	$(PY) -m pip check --disable-pip-version-check
 	touch $@
@@ -80,9 +80,11 @@ lock: $(VENV)/.dev
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml $(SDK)/pyproject.toml --group build --group test -c requirements.txt -o requirements-test.txt
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml $(SDK)/pyproject.toml --group build --group dev -c requirements.txt -o requirements-dev.txt
 
-## demo: click through the whole flow in a browser, no Mattermost or Google needed (Ctrl-C stops it)
-demo: $(VENV)/.dev
-	bash scripts/install-test-deps.sh
+## demo: click through the whole flow in a browser, no Mattermost or Google needed (needs Node.js 20+; Ctrl-C stops it)
+# Node is checked first, before the venv is built: the demo's OAuth2 server runs on it. No Chromium, no Redis.
+demo:
+	bash scripts/install-test-deps.sh --demo
+	@$(MAKE) --no-print-directory --silent $(VENV)/.dev
 	$(PY) -m tests.e2e.demo
 
 ## bench: what a user waits for per operation and its sequential round trips, stubs 50 ms away; see docs/performance.md

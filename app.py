@@ -65,9 +65,10 @@ def configure_logging(config: dict[str, Any]) -> None:
 def main() -> None:
     """`python -m app` (what `make run` and the image run): check every setting, with one line and a non-zero exit
     for a bad one, then serve with gunicorn and gunicorn.conf.py. gunicorn itself reads WEB_CONCURRENCY before its
-    configuration file is loaded, and fails with a traceback on a bad value: it is checked here first."""
+    configuration file is loaded, and fails with a traceback on a bad value: it is checked here first. So is the port:
+    on a taken one gunicorn retries for 5 s and logs ten errors, none naming PORT."""
     try:
-        ServerSettings.from_env()
+        ServerSettings.from_env().check_port_free()
     except SettingsError as exc:
         sys.exit(str(exc))
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "app:app"])  # noqa: S606 - the same interpreter, fixed arguments

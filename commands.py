@@ -1,4 +1,5 @@
-"""The slash command's sub-commands, each declared once: label, description, call path, expand, who sees it, handler.
+"""The slash command's sub-commands, each declared once: label, description, call path, expand, who sees it, handler,
+and the provider scopes it needs.
 
 The bindings, `help`, and the call routes are derived from this table; adding a command is one entry here, one
 handler module in `handlers/`, and one test (docs/adapting.md). The command is named after the provider
@@ -14,7 +15,7 @@ from handlers.connection import connect, disconnect
 from handlers.events import events
 from handlers.help import help_
 from handlers.info import info
-from provider import Provider
+from provider import CALENDAR_SCOPE, Provider
 
 P = Provider.name
 
@@ -31,12 +32,20 @@ COMMANDS: tuple[Command, ...] = (
         "connect",
         f"Connect your {P} account",
         "/commands/connect",
-        {"acting_user": "id", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
+        {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
         everyone,  # also to switch accounts: a connected user gets a link to connect again
         connect,
     ),
     Command("info", f"Show the connected {P} account", "/commands/info", TOKEN_USE, connected, info),
-    Command("events", f"List your next 5 {P} Calendar events", "/commands/events", TOKEN_USE, connected, events),
+    Command(
+        "events",
+        f"List your next 5 {P} Calendar events",
+        "/commands/events",
+        TOKEN_USE,
+        connected,
+        events,
+        scopes=(CALENDAR_SCOPE,),
+    ),
     Command("disconnect", f"Disconnect your {P} account", "/commands/disconnect", TOKEN_USE, connected, disconnect),
     Command(
         "help",

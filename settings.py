@@ -8,10 +8,12 @@ the master process, before any worker starts, and stops with that one line.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -163,7 +165,8 @@ class Settings:
         # Everything else is checked before APP_SECRET is read, so a typo never leaves a generated secret behind.
         values: dict[str, Any] = {
             "port": whole_number(env, "PORT", 8080),
-            "root_url": get("ROOT_URL") or "http://localhost:8080",
+            # Unset, it follows PORT: `PORT=18080 make run` advertises the port it listens on.
+            "root_url": get("ROOT_URL") or f"http://localhost:{whole_number(env, 'PORT', 8080)}",
             "mattermost_site_url": get("MATTERMOST_SITE_URL"),
             "oauth2_authorize_url": get("OAUTH2_AUTHORIZE_URL") or Provider.authorize_url,
             "oauth2_token_url": get("OAUTH2_TOKEN_URL") or Provider.token_url,
@@ -205,6 +208,21 @@ class ServerSettings:
             raise SettingsError(
                 f"GUNICORN_WORKER_CONNECTIONS must be from 10 to 100000 connections a worker, not {self.worker_connections}."
             )
+
+    def check_port_free(self) -> None:
+        """Refuse, in one line naming PORT, a port something already listens on (gunicorn would retry for 5 s and log
+        ten errors). Bound with SO_REUSEADDR as gunicorn binds, so a port in TIME_WAIT still counts as free."""
+        with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    return  # gunicorn says what else is wrong with the address
+                raise SettingsError(
+                    f"PORT {self.port} is already in use on {self.host}: stop what listens there, or choose another "
+                    f"port, e.g. PORT={self.port + 1} make run (ROOT_URL follows PORT when it is unset)."
+                ) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:

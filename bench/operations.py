@@ -79,10 +79,12 @@ class Workload:
             raise BenchFailure(f"connecting Alice before a call: {problem}")
 
     def learn_commands(self) -> None:
-        """The sub-commands a connected user sees, with the path and expand each one's submit call names."""
+        """The sub-commands a connected user sees, with the path and expand each one's submit call names (the binding's
+        own, or its form's)."""
         self.connect()
         for binding in sub_commands(json.loads(post(self.bindings())[4])):
-            self.commands[binding["label"]] = (binding["submit"]["path"], binding["submit"].get("expand", {}))
+            submit = binding.get("submit") or binding["form"]["submit"]
+            self.commands[binding["label"]] = (submit["path"], submit.get("expand", {}))
 
 
 def sub_commands(answer: Answer) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from mattermost_apps import paths as plugin_paths
 from services import Services
 
 from . import bindings, configure, install, oauth2
+from .token_use import scope_checked
 
 
 def build_router(services: Services) -> CallRouter:
@@ -25,7 +26,7 @@ def build_router(services: Services) -> CallRouter:
     router.add(_declared(manifest, "on_oauth2_complete", plugin_paths.OAUTH2_COMPLETE), oauth2.complete)
 
     # What a user agent calls: the plugin refuses its own paths from there ("forbidden call path").
-    user_calls = [(configure.SUBMIT_PATH, configure.configure_submit)] + [(c.path, c.handler) for c in services.commands]
+    user_calls = [(configure.SUBMIT_PATH, configure.configure_submit)] + [(c.path, scope_checked(c)) for c in services.commands]
     forbidden = forbidden_call_paths(manifest)
     for path, handler in user_calls:
         if path in forbidden or not path.startswith("/"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bindings import Viewer, command_bindings
+from bindings import Command, Viewer, command_bindings
 from mattermost_apps import CallRequest, CallResponse, ok
 from provider import Provider
 from services import Services
@@ -21,5 +21,12 @@ def bindings(call: CallRequest, services: Services) -> CallResponse:
         trigger=Provider.command,
         description=text("command.description"),
         icon=services.manifest["icon"],
+        not_yet=not_yet,
+        rest_description=text("binding.rest"),
     )
     return ok(data=tree)
+
+
+def not_yet(command: Command, unlocked_by: str) -> str:
+    """The description of a sub-command the user cannot use yet: what to do first, then what it does."""
+    return text(f"binding.needs_{unlocked_by}", description=command.description)

@@ -12,10 +12,10 @@ from .token_use import with_token
 def info(call: CallRequest, services: Services) -> CallResponse:
     def show(token: str) -> str:
         identity = services.provider.userinfo(token)
-        lines = [text("info.connected_as", who=identity.name or identity.email or identity.sub)]
-        if identity.email:
-            lines.append(text("info.email", email=identity.email))
-        lines.append(text("info.account_id", sub=identity.sub))
+        # The account (its email, as the provider's account chooser shows it), then the person's name.
+        who = identity.email or identity.name or identity.sub
+        name = f" ({identity.name})" if identity.name and identity.name != who else ""
+        lines = [text("info.connected_as", who=who, name=name), text("info.account_id", sub=identity.sub)]
         return "\n".join(lines)
 
     return with_token(call, services, show)

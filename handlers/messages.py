@@ -8,6 +8,7 @@ now: a translation is another catalogue in `CATALOGUES`, and no handler changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError, current_call
@@ -27,7 +28,7 @@ EN: dict[str, str] = {
     "jwt.expired": "The call's JWT has expired: check that the clocks of the Mattermost server and the app agree.",
     "jwt.missing_exp": "The call's JWT has no exp claim, so it is refused.",
     "jwt.bad_exp": "The call's JWT has an exp claim that is not a number, so it is refused.",
-    "jwt.exp_too_far": "The call's JWT is valid for longer than the Apps plugin ever signs one, so it is refused.",
+    "jwt.exp_too_far": "The call's JWT is valid for longer than the Apps plugin ever signs one, so it is refused: check that the clocks of the Mattermost server and the app agree.",
     "jwt.bad_algorithm": f"The call's JWT is not signed with {ALGORITHM}, so it is refused.",
     "jwt.bad_signature": f"The call's JWT signature does not match: {_SECRET_HINT}.",
     "jwt.malformed": f"The call's JWT is malformed: {_SECRET_HINT}.",
@@ -61,11 +62,13 @@ EN: dict[str, str] = {
     "mattermost_operation.post_dm": "post a direct message",
     "mattermost_operation.authenticate": "authenticate to Mattermost",
     # -- the provider (provider.ProviderError) ------------------------------------------------------
-    "provider.invalid_grant": "{provider} did not accept the grant (it expired, was revoked or was already used): run `{connect}` again.",
-    "provider.invalid_client": "{provider} rejected the app's OAuth2 client ID or secret: ask a system admin to check `{configure}`.",
+    "provider.invalid_grant": "{provider} did not accept the grant (it expired, was revoked or was already used): run {connect} again.",
+    "provider.invalid_client": "{provider} rejected the app's OAuth2 client ID or secret: ask a system admin to check {configure}.",
     "provider.unavailable": "{provider} could not be reached to {operation}; please try again in a minute.",
-    "provider.unauthorized": "{provider} did not accept your access token: run `{connect}` again.",
-    "provider.forbidden": "{provider} refused to {operation} ({detail}): run `{connect}` again and allow the requested access.",
+    "provider.unauthorized": "{provider} did not accept your access token: run {connect} again.",
+    "provider.insufficient_scope": "Your {provider} connection lacks the permission to {operation}: run {connect} again and tick every box on {provider}'s consent screen.",
+    "provider.api_disabled": "The {provider} API the app needs to {operation} is not enabled for its OAuth2 client: ask a system admin to enable it in the console where the client was created (connecting again does not help).",
+    "provider.forbidden": "{provider} refused to {operation} ({detail}).",
     "provider.other": "{provider} gave an answer the app could not use while trying to {operation}; please try again.",
     "provider_operation.exchange_code": "exchange the authorization code",
     "provider_operation.refresh": "refresh the access token",
@@ -74,11 +77,16 @@ EN: dict[str, str] = {
     "provider_operation.list_events": "list your events",
     "provider_operation.other": "do that",  # an API call with no phrase of its own
     # -- the user's token (user_tokens.TokenUnavailable) --------------------------------------------
-    "not_connected": "Your {provider} account is not connected: run `{connect}` first.",
-    "unreadable": "Your stored {provider} connection can no longer be read (the app's keys changed): run `{connect}` again.",
-    "no_refresh_token": "Your {provider} access has expired and the app holds no refresh token: run `{connect}` again.",
-    "grant_ended": "{provider} no longer accepts your connection (it was revoked or has expired): run `{connect}` again.",
-    "not_configured": "The {provider} OAuth2 client is not configured yet: ask a system admin to run `{configure}`.",
+    "not_connected": "Your {provider} account is not connected: run {connect} first.",
+    "unreadable": "Your stored {provider} connection can no longer be read (the app's keys changed): run {connect} again.",
+    "no_refresh_token": "Your {provider} access has expired and the app holds no refresh token: run {connect} again.",
+    "grant_ended": "{provider} no longer accepts your connection (it was revoked or has expired): run {connect} again.",
+    "not_configured": "The {provider} OAuth2 client is not configured yet: ask a system admin to run {configure}.",
+    # -- granted scopes (a user may untick some on the consent screen) ------------------------------------
+    "scope.missing": "{command} needs the permission to {permission}, which your {provider} connection does not include: run {connect} again and tick that box on {provider}'s consent screen.",
+    "scope.missing_dm": "\n\nYou did not allow the app to {permission}, so {commands} cannot work yet. To allow it, run `{connect}` again and tick that box on {provider}'s consent screen.",
+    # What a command's scopes allow, by command label (`permission.<label>`; without one, the scopes themselves).
+    "permission.events": "see your calendar events",
     "refresh_busy": "Your {provider} access is being renewed by another request right now; please try again in a moment.",
     "refresh_unavailable": "The app cannot renew your {provider} access right now (its lock service is unreachable); please try again in a minute.",
     # -- install --------------------------------------------------------------------------------------
@@ -114,17 +122,21 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "configure.saved_redirect": "\nAt {console_url}, its authorized redirect URI must be exactly `{complete_url}`.",
     # -- the remote OAuth2 flow ---------------------------------------------------------------------------
     "oauth2.no_complete_url": "The call has no context.oauth2.complete_url (expand oauth2_app: all), so no redirect URI is known.",
-    "oauth2.no_state": "The call has no OAuth2 state from Mattermost; start again with `{connect}`.",
+    "oauth2.no_state": "The call has no OAuth2 state from Mattermost; start again with {connect}.",
     "oauth2.no_session": "This browser is not signed in to Mattermost: open the connect link in the browser where you use Mattermost (not from the mobile app), and sign in there first.",
-    "oauth2.state_not_yours": "This sign-in was started by another Mattermost user, so it cannot connect your account: run `{connect}` yourself.",
+    "oauth2.state_not_yours": "This sign-in was started by another Mattermost user, so it cannot connect your account: run {connect} yourself.",
     "oauth2.access_denied": "You did not allow access at {provider}, so your {provider} account was not connected.",
     "oauth2.provider_refused": "{provider} refused the sign-in{code}, so your {provider} account was not connected.",
-    "oauth2.no_code": "{provider} sent no authorization code, so your account was not connected: run `{connect}` again.",
+    "oauth2.no_code": "{provider} sent no authorization code, so your account was not connected: run {connect} again.",
     "oauth2.not_connected_after": "{reason} Your {provider} account was not connected.",
-    "oauth2.connected_dm": "Your {provider} account **{who}** is now connected. "
-    "Try `/{command} events` to see your next events, or `/{command} disconnect` to disconnect.",
+    "oauth2.connected_dm": "Your {provider} account **{who}** is now connected.",
+    "oauth2.switched_dm": " It replaces **{previous}**, whose access the app now revokes.",
+    "oauth2.try_dm": " Try `/{command} events` to see your next events, or `/{command} disconnect` to disconnect.",
     # -- the commands ---------------------------------------------------------------------------------------
     "command.description": "{provider} account and calendar",
+    "binding.needs_connect": "(connect first with {connect}) {description}",
+    "binding.needs_admin": "(system admins only) {description}",
+    "binding.rest": "Nothing: words after the command are ignored",
     "connect.no_connect_url": "The call has no context.oauth2.connect_url (expand oauth2_app: all).",
     "connect.link": "[Connect your {provider} account]({url}).",
     "connect.already": "Your {provider} account {who} is already connected. [Connect again]({url}) to switch accounts or renew access.",
@@ -133,8 +145,7 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "disconnect.unconfirmed": " {provider} did not confirm the revocation.",
     "disconnect.unsupported": " {provider} offers the app no way to revoke its access.",
     "disconnect.manage": " You can remove the app at {manage_access_url}.",
-    "info.connected_as": "Connected to {provider} as **{who}**.",
-    "info.email": "- Email: {email}",
+    "info.connected_as": "Connected to {provider} as **{who}**{name}.",
     "info.account_id": "- {provider} account ID: `{sub}`",
     "events.none": "You have no upcoming events on your primary {provider} calendar.",
     "events.header": "Your next {count} event{plural} ({zone}):",
@@ -143,6 +154,19 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "help.line": "- `/{command} {label}`: {description}",
     "help.once_connected": "Once you have connected your {provider} account: {commands}.",
 }
+
+# The sentences shown as markdown: `ok` texts (ephemeral posts), direct messages, a form's header and field help,
+# the install page (HTML). Every other sentence is shown as plain text (an `error` answer is a plain label in the web
+# client, the plugin's OAuth2 error pages are text/plain): no backticks, asterisks or links there.
+MARKDOWN = frozenset(
+    key
+    for key in EN
+    if key.startswith(("connect.", "disconnect.", "info.", "events.", "help.", "install."))
+    or key in ("oauth2.connected_dm", "oauth2.switched_dm", "oauth2.try_dm", "scope.missing_dm")
+    or key in ("configure.header", "configure.header_redirect")
+    or key in ("configure.saved", "configure.saved_redirect", "configure.client_secret_keep")
+    or (key.startswith("configure.") and key.endswith("_description"))
+)
 
 _DEFAULTS = {
     "provider": Provider.name,
@@ -186,6 +210,12 @@ def failure(exc: Exception, locale: str = "") -> str:
     if isinstance(exc, TokenUnavailable):
         return text(exc.reason, locale)
     return text("unexpected", locale)
+
+
+def permission(label: str, scopes: Sequence[str], locale: str = "") -> str:
+    """What the command `label` needs `scopes` for, in words (the scopes themselves when the catalogue has no words)."""
+    key = f"permission.{label}"
+    return text(key, locale) if key in EN else " ".join(scopes)
 
 
 def _known(prefix: str, name: str) -> str:

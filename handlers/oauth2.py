@@ -12,11 +12,11 @@ import logging
 import re
 
 from mattermost_apps import CallRequest, CallResponse, MattermostError, after_response, error, ok
-from provider import ProviderError, TokenGrant, pkce
+from provider import Identity, Provider, ProviderError, pkce
 from services import Services
 from user_tokens import TokenRecord, UnreadableRecord
 
-from .messages import failure, text
+from .messages import failure, permission, text
 
 log = logging.getLogger(__name__)
 
@@ -82,24 +82,56 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
         log.warning("user %s: code exchange failed: %s", user_id, exc)
         return error(failure(exc))
 
+    # The record this call replaces, if any (`oauth2_user` is expanded for complete). The provider revokes per user
+    # and client (Google does): revoking a grant of the same account would end the stored one too.
+    previous = _previous_record(call, services)
     try:
         identity = services.provider.identity(grant, client_id=oauth2.client_id)
         record = TokenRecord.from_grant(grant, identity)
     except ProviderError as exc:
         log.warning("user %s: connect failed after the code exchange: %s", user_id, exc)
-        _revoke_quietly(grant, call, services)
+        if previous is None:  # with an account connected, this grant may be that account's: keep it alive
+            _revoke_quietly(grant.refresh_token or grant.access_token, call, services)
         return error(text("oauth2.not_connected_after", reason=failure(exc)))
     try:
         services.tokens.save(call, record)
     except MattermostError as exc:  # logged where it was raised
         if not _stored_anyway(call, services, record, exc):
-            _revoke_quietly(grant, call, services)
+            if previous is None or previous.identity.sub != identity.sub:
+                _revoke_quietly(grant.refresh_token or grant.access_token, call, services)
             return error(text("oauth2.not_connected_after", reason=failure(exc)))
 
-    # The plugin's completion page waits for this answer; the confirmation need not.
-    who = identity.email or identity.name or identity.sub
-    after_response(lambda: _direct_message(call, services, text("oauth2.connected_dm", who=who)))
+    # The plugin's completion page waits for this answer; the confirmation and the clean-up need not.
+    sentence = text("oauth2.connected_dm", who=_who(identity))
+    if previous is not None and previous.identity.sub != identity.sub:
+        # Another account replaces the stored one, now that the new record is safe: end the old account's grant.
+        sentence += text("oauth2.switched_dm", previous=_who(previous.identity))
+        old = previous.refresh_token or previous.access_token
+        after_response(lambda: _revoke_quietly(old, call, services))
+    sentence += _missing_scopes_sentence(record, services) or text("oauth2.try_dm")
+    after_response(lambda: _direct_message(call, services, sentence))
     return ok()
+
+
+def _who(identity: Identity) -> str:
+    return identity.email or identity.name or identity.sub
+
+
+def _previous_record(call: CallRequest, services: Services) -> TokenRecord | None:
+    try:
+        return services.tokens.load(call)
+    except UnreadableRecord:
+        return None
+
+
+def _missing_scopes_sentence(record: TokenRecord, services: Services) -> str:
+    """What the user did not allow on the consent screen, and which command that stops; "" when they allowed it all."""
+    sentences = []
+    for command in services.commands:
+        if missing := services.provider.missing_scopes(record.scope, command.scopes):
+            name = f"`/{Provider.command} {command.label}`"
+            sentences.append(text("scope.missing_dm", permission=permission(command.label, missing), commands=name))
+    return "".join(sentences)
 
 
 def _not_connected(call: CallRequest, services: Services, sentence: str) -> CallResponse:
@@ -124,12 +156,10 @@ def _stored_anyway(call: CallRequest, services: Services, record: TokenRecord, e
     return False
 
 
-def _revoke_quietly(grant: TokenGrant, call: CallRequest, services: Services) -> None:
-    """Nothing was stored, so the grant we just obtained would only linger at the provider."""
+def _revoke_quietly(token: str, call: CallRequest, services: Services) -> None:
+    """End a grant no record holds any more (never stored, or replaced by another account's), best effort."""
     oauth2 = call.context.oauth2
-    services.provider.revoke(
-        grant.refresh_token or grant.access_token, client_id=oauth2.client_id, client_secret=oauth2.client_secret
-    )
+    services.provider.revoke(token, client_id=oauth2.client_id, client_secret=oauth2.client_secret)
 
 
 def _direct_message(call: CallRequest, services: Services, message: str) -> None:

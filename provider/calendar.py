@@ -10,6 +10,7 @@ from .errors import ProviderError
 from .oauth2 import OAuth2Provider
 
 API_URL = "https://www.googleapis.com/calendar/v3"  # the default of the GOOGLE_API_URL setting
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"  # what listing events needs
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,14 @@ class GoogleCalendar:
         self._api_url = api_url.rstrip("/")
 
     def upcoming_events(self, access_token: str, *, now: datetime, time_zone: str | None, limit: int = 5) -> list[CalendarEvent]:
+        # Only events proper: no working-location, out-of-office, focus-time, birthday or from-Gmail entries. Declined
+        # events are skipped here, so a few more are asked for.
         params: dict[str, Any] = {
             "singleEvents": "true",
             "orderBy": "startTime",
+            "eventTypes": "default",
             "timeMin": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "maxResults": limit,
+            "maxResults": limit * 4,
         }
         if time_zone:
             params["timeZone"] = time_zone
@@ -49,7 +53,7 @@ class GoogleCalendar:
 
 
 def _parse_event(item: Any) -> CalendarEvent | None:
-    if not isinstance(item, dict) or item.get("status") == "cancelled":
+    if not isinstance(item, dict) or item.get("status") == "cancelled" or _declined(item):
         return None
     start = _parse_when(item.get("start"))
     if start is None:
@@ -62,6 +66,14 @@ def _parse_event(item: Any) -> CalendarEvent | None:
         end=_parse_when(item.get("end")),
         html_link=link if isinstance(link, str) and link.startswith("https://") else "",
     )
+
+
+def _declined(item: dict[str, Any]) -> bool:
+    """Whether the user (the attendee marked `self`) declined the event."""
+    attendees = item.get("attendees")
+    if not isinstance(attendees, list):
+        return False
+    return any(isinstance(a, dict) and a.get("self") is True and a.get("responseStatus") == "declined" for a in attendees)
 
 
 def _parse_when(when: Any) -> datetime | date | None:

@@ -78,6 +78,11 @@ class OAuth2Provider:
     # Where an admin registers the app as an OAuth2 client, and where a user removes its access by hand.
     console_url = ""
     manage_access_url = ""
+    # Other spellings of a scope in the token answer's `scope`, each mapped to the name the app asks for (a provider
+    # may answer `email` with a URL).
+    scope_aliases: Mapping[str, str] = MappingProxyType({})
+    # Other spellings of the default `issuer` that the provider also writes in its ID tokens.
+    issuer_aliases: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -113,6 +118,17 @@ class OAuth2Provider:
             code_challenge_method="S256",
             **self.authorization_params,
         )
+
+    def granted_scopes(self, scope: str) -> frozenset[str]:
+        """The scopes a token answer's `scope` grants, each spelled as the app asks for it. An answer without `scope`
+        grants what was asked (RFC 6749 section 5.1); a provider with granular consent says what the user ticked."""
+        names = scope.split() if scope.strip() else self.scopes
+        return frozenset(self.scope_aliases.get(name, name) for name in names)
+
+    def missing_scopes(self, scope: str, needed: Sequence[str]) -> tuple[str, ...]:
+        """Those of `needed` that the grant `scope` does not include."""
+        granted = self.granted_scopes(scope)
+        return tuple(name for name in needed if self.scope_aliases.get(name, name) not in granted)
 
     def exchange_code(
         self, *, client_id: str, client_secret: str, redirect_uri: str, code: str, code_verifier: str
@@ -180,7 +196,7 @@ class OAuth2Provider:
                         "require": ["iss", "aud", "exp", "sub"],
                     },
                     audience=client_id,
-                    issuer=self.issuer,
+                    issuer=self._issuers(),
                 )
             except jwt.PyJWTError as exc:
                 log.warning("the ID token was not usable (%s): reading userinfo instead", type(exc).__name__)
@@ -191,6 +207,13 @@ class OAuth2Provider:
     def userinfo(self, access_token: str) -> Identity:
         """OpenID Connect userinfo (`sub`, or `id`; `email`; `name`)."""
         return _identity_from(self.get_json(self.userinfo_url, access_token, operation="read_identity"), "userinfo")
+
+    def _issuers(self) -> list[str]:
+        """The `iss` values accepted in an ID token: the configured issuer, and its other spellings when it is the
+        provider's own (not one an admin configured)."""
+        if self.issuer == type(self).issuer:
+            return [self.issuer, *self.issuer_aliases]
+        return [self.issuer]
 
     # -- APIs ---------------------------------------------------------------------------------------
 
@@ -210,7 +233,7 @@ class OAuth2Provider:
         if response.status_code == 401:
             raise ProviderError("unauthorized", operation, status=401)
         if response.status_code == 403:
-            raise ProviderError("forbidden", operation, _error_code(response), status=403)
+            raise ProviderError(_forbidden_reason(response), operation, _error_code(response), status=403)
         if response.status_code >= 500 or response.status_code == 429:
             raise ProviderError("unavailable", operation, f"HTTP {response.status_code}", status=response.status_code)
         if response.status_code != 200:
@@ -300,6 +323,38 @@ def _grant_from(token: dict[str, Any], *, previous_refresh_token: str | None) ->
         token_type=str(token.get("token_type") or "Bearer"),
         id_token=token["id_token"] if isinstance(token.get("id_token"), str) else None,
     )
+
+
+# What a 403 means, from the reasons an API names (RFC 6750's `insufficient_scope`; Google's `errors[].reason` and
+# `details[].reason`): the grant lacks a scope (reconnecting and ticking the box helps), or the API is switched off
+# for the OAuth2 client's project (only an admin can help).
+_SCOPE_REASONS = frozenset({"insufficient_scope", "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
+_DISABLED_REASONS = frozenset({"accessNotConfigured", "SERVICE_DISABLED"})
+
+
+def _forbidden_reason(response: requests.Response) -> str:
+    reasons = set(_reasons(response))
+    if "insufficient_scope" in response.headers.get("WWW-Authenticate", ""):
+        reasons.add("insufficient_scope")
+    if reasons & _DISABLED_REASONS:
+        return "api_disabled"
+    if reasons & _SCOPE_REASONS:
+        return "insufficient_scope"
+    return "forbidden"
+
+
+def _reasons(response: requests.Response) -> list[str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, str):
+        return [err]
+    if not isinstance(err, dict):
+        return []
+    items = [item for key in ("errors", "details") if isinstance(err.get(key), list) for item in err[key]]
+    return [item["reason"] for item in items if isinstance(item, dict) and isinstance(item.get("reason"), str)]
 
 
 def _error_code(response: requests.Response) -> str:

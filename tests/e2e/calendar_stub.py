@@ -1,7 +1,9 @@
 """A tiny stand-in for the Calendar API v3 `events.list`, for the end-to-end tests and `make demo`.
 
 It accepts an access token only if the OAuth2 provider's userinfo endpoint does, so a revoked or expired
-token is refused exactly as the Calendar API would refuse it (401).
+token is refused exactly as the Calendar API would refuse it (401). As on a real calendar, the first entries are a
+working-location entry (left out when `eventTypes=default` is asked for, as the Calendar API does) and an event the
+user declined (which the Calendar API lists; skipping it is the caller's job).
 
     python -m tests.e2e.calendar_stub --port 9100 --userinfo-url http://127.0.0.1:9000/me
 """
@@ -18,6 +20,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.serving import make_server
 
 EVENT_TITLES = ("Design review", "Team lunch", "1:1 with Bob")
+WORKING_LOCATION_TITLE = "Home"
+DECLINED_TITLE = "Declined sync"
 
 
 def create_calendar_stub(userinfo_url: str) -> Flask:
@@ -35,17 +39,31 @@ def create_calendar_stub(userinfo_url: str) -> Flask:
         if request.args.get("singleEvents") != "true" or request.args.get("orderBy") != "startTime":
             return _api_error(400, "INVALID_ARGUMENT")
         now = datetime.now(UTC).replace(microsecond=0)
-        items = [_event(i, title, now + timedelta(days=i, hours=1)) for i, title in enumerate(EVENT_TITLES)]
+        email = check.json().get("email", "")
+        items = [
+            _event(0, WORKING_LOCATION_TITLE, now + timedelta(minutes=10), eventType="workingLocation"),
+            _event(
+                1,
+                DECLINED_TITLE,
+                now + timedelta(minutes=20),
+                attendees=[{"email": email, "self": True, "responseStatus": "declined"}],
+            ),
+        ]
+        if "default" in request.args.getlist("eventTypes"):
+            items = [item for item in items if item["eventType"] == "default"]
+        items += [_event(i + 2, title, now + timedelta(days=i, hours=1)) for i, title in enumerate(EVENT_TITLES)]
         limit = request.args.get("maxResults", type=int) or len(items)
         return jsonify(kind="calendar#events", summary=check.json().get("email", "primary"), items=items[:limit])
 
     return app
 
 
-def _event(index: int, title: str, start: datetime) -> dict[str, Any]:
+def _event(index: int, title: str, start: datetime, *, eventType: str = "default", **extra: Any) -> dict[str, Any]:  # noqa: N803 - the API's name
     return {
         "id": f"event{index}",
         "status": "confirmed",
+        "eventType": eventType,
+        **extra,
         "summary": title,
         "htmlLink": f"https://calendar.example.test/event?eid={index}",
         "start": {"dateTime": start.isoformat().replace("+00:00", "Z")},

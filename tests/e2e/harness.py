@@ -31,6 +31,7 @@ from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from provider import Provider
 from tests.names import APP_ID, CMD
 from user_tokens import TokenRecord
 
@@ -41,8 +42,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 PLUGIN_URL_PATH = "/plugins/com.mattermost.apps"
 CLIENT_ID = "mm-app"
 CLIENT_SECRET = "mm-secret-e2e-wxyz"
-# Everything the app asks for must be a scope the provider knows, or it is dropped (provider.mjs lists them).
-OAUTH2_SCOPES = "openid email profile offline_access calendar.read"
+# What the app asks for (its provider's own scopes), plus offline_access, which oidc-provider needs to issue a refresh
+# token; the provider is told to know exactly these (a scope it does not know is dropped).
+OAUTH2_SCOPES = " ".join((*Provider.scopes, "offline_access"))
 DEFAULT_ACCESS_TOKEN_TTL = 3600
 TIMEOUT = 10.0
 
@@ -219,6 +221,7 @@ def start_provider(
         "RP_REDIRECT": ",".join(redirect_uris),
         "OP_AT_TTL": str(access_token_ttl),
         "OP_ROTATE": "1" if rotate else "0",
+        "OP_SCOPES": OAUTH2_SCOPES,
     }
     return start_process(
         name, [require_node(), "provider.mjs"], url=f"http://127.0.0.1:{port}", log_dir=log_dir, env=env, cwd=PROVIDER_DIR
@@ -404,6 +407,10 @@ class ProviderClient:
 
     def clear_log(self) -> None:
         _json(self.http.post(f"{self.url}/_test/log/clear", timeout=TIMEOUT), "clear provider log")
+
+    def untick_scopes(self, *scopes: str) -> None:
+        """From now on, every user unticks `scopes` on the consent screen (none: every box ticked again)."""
+        _json(self.http.post(f"{self.url}/_test/unticked-scopes", params={"scopes": " ".join(scopes)}, timeout=TIMEOUT), "untick")
 
     def revoke(self, token: str) -> int:
         response = self.http.post(

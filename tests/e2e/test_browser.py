@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from handlers.messages import text
 from tests.names import CMD, PROVIDER
 
 from .harness import REPO_ROOT, Stack, StackError, require_chromium
@@ -126,3 +127,15 @@ def test_person_cancels_at_the_provider_and_sees_why(configured: Stack, page: Pa
     )
     shot(page, "06-cancelled-at-provider")
     assert configured.emulator.stored_oauth2_user("bob") is None
+
+
+def test_an_unconnected_users_events_get_the_apps_own_sentence_in_plain_text(configured: Stack, page: Page) -> None:
+    # The most likely first mistake: a command before connecting. The web client's parser would answer a sub-command
+    # not bound for the user with its own jargon; the app's sentence must arrive instead, shown as a plain label (the
+    # web client renders an error as text, not markdown), so it must read right with no markdown in it.
+    sign_in_and_run(page, configured, "bob", f"{CMD} events")
+    error = page.locator(".error")
+    expect(error).to_have_text(text("not_connected"))
+    assert error.locator("code, strong, em, a").count() == 0
+    assert "`" not in error.inner_text() and "Parsing error" not in error.inner_text()
+    shot(page, "07-events-before-connecting")

@@ -8,10 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from commands import COMMANDS
 from handlers.messages import text
+from provider import Provider
 from tests.conftest import CONFIGURE_SUBMIT_EXPAND
 from tests.names import CMD, PROVIDER
 
+from .calendar_stub import DECLINED_TITLE, WORKING_LOCATION_TITLE
 from .harness import CLIENT_ID, CLIENT_SECRET, Stack, UserAgent, complete_url, connect_link, connect_url
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +78,7 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     assert re.fullmatch(r"[A-Za-z0-9_-]{20}\.\w{26}", query["state"])
     assert query["redirect_uri"] == complete_url(emulator.site_url) and query["client_id"] == CLIENT_ID
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
-    assert query["prompt"] == "consent" and "offline_access" in query["scope"].split()
+    assert query["prompt"] == "consent select_account" and "offline_access" in query["scope"].split()
     record = configured.stored_record("alice")
     assert record is not None and record.refresh_token
     assert (record.identity.sub, record.identity.email, record.identity.name) == ("alice", "alice@example.test", "Alice Test")
@@ -87,10 +90,12 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
 
     info = emulator.command("alice", f"{CMD} info")
     assert info["type"] == "ok", info
-    assert f"Connected to {PROVIDER} as **Alice Test**" in info["text"] and "alice@example.test" in info["text"]
+    assert f"Connected to {PROVIDER} as **alice@example.test** (Alice Test)" in info["text"]
     events = emulator.command("alice", f"{CMD} events")
     assert events["type"] == "ok", events
     assert "Design review" in events["text"] and "Team lunch" in events["text"]
+    # Only default events, and none the user declined.
+    assert WORKING_LOCATION_TITLE not in events["text"] and DECLINED_TITLE not in events["text"]
     # A fresh token is used as it is: no refresh, nothing stored again since complete.
     assert provider.token_requests("refresh_token") == []
     assert len(stores(configured)) == 1
@@ -102,7 +107,8 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     assert configured.stored_record("alice") is None
     assert [r["status"] for r in provider.requests_log() if r["path"] == "/token/revocation"] == [200]
     assert provider.refresh(record.refresh_token).json()["error"] == "invalid_grant"
-    assert emulator.command("alice", f"{CMD} info")["type"] == "error"  # no `info` binding any more
+    # `info` is still bound (one that is not would get the web client's parser error), and says what to do first.
+    assert emulator.command("alice", f"{CMD} info") == {"type": "error", "text": text("not_connected")}
 
 
 def test_expired_access_token_is_refreshed_once_and_stored_back(configured: Stack, alice: UserAgent) -> None:
@@ -120,7 +126,7 @@ def test_expired_access_token_is_refreshed_once_and_stored_back(configured: Stac
 
     info = emulator.command("alice", f"{CMD} info")
 
-    assert info["type"] == "ok" and f"Connected to {PROVIDER} as **Alice Test**" in info["text"], info
+    assert info["type"] == "ok" and f"Connected to {PROVIDER} as **alice@example.test**" in info["text"], info
     assert [r["status"] for r in provider.token_requests("refresh_token")] == [200]
     assert [c["status"] for c in stores(configured)] == [200]
     after = configured.stored_record("alice")
@@ -145,7 +151,7 @@ def test_revoked_grant_clears_the_record_and_asks_to_reconnect(configured: Stack
     info = emulator.command("alice", f"{CMD} info")
 
     assert info["type"] == "error", info
-    assert f"run `{CMD} connect` again" in info["text"]
+    assert info["text"] == text("grant_ended")
     assert emulator.stored_oauth2_user("alice") == "null"
     assert [r["status"] for r in provider.token_requests("refresh_token")] == [400]
     assert connect_link(emulator.command("alice", f"{CMD} connect"))  # `connect` is offered again
@@ -203,3 +209,22 @@ def test_expired_state_is_refused_and_never_reaches_the_app(configured: Stack, a
 
     assert (answer.status_code, answer.text.strip()) == (403, "state mismatch: forbidden")
     assert emulator.app_calls("/oauth2/complete") == [] and emulator.stored_oauth2_user("alice") is None
+
+
+def test_a_user_who_unticks_a_scope_is_connected_and_told_what_is_missing(configured: Stack, alice: UserAgent) -> None:
+    # Granular consent: the provider grants less than asked, and its token answer's scope says so.
+    emulator, provider = configured.emulator, configured.provider
+    calendar = next(command for command in COMMANDS if command.scopes)
+    provider.untick_scopes(*calendar.scopes)
+    try:
+        connect(configured, alice)
+    finally:
+        provider.untick_scopes()
+    record = configured.stored_record("alice")
+    assert record is not None and not set(calendar.scopes) & set(record.scope.split())
+    [dm] = emulator.wait_for_posts("alice", 1)
+    assert f"so `/{Provider.command} {calendar.label}` cannot work yet" in dm["message"]
+    assert emulator.command("alice", f"/{Provider.command} info")["type"] == "ok"  # the identity works
+    answer = emulator.command("alice", f"/{Provider.command} {calendar.label}")
+    assert answer["type"] == "error" and text(f"permission.{calendar.label}") in answer["text"], answer
+    assert not any(r["path"] == "/token" and r.get("grant_type") == "refresh_token" for r in provider.requests_log())

@@ -28,6 +28,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from handlers.messages import text
 from mattermost_apps.testing import (
     DEFAULT_COMPLETE_EXPAND,
     DEFAULT_CONNECT_EXPAND,
@@ -36,7 +37,7 @@ from mattermost_apps.testing import (
     build_call_request,
     sign_jwt,
 )
-from provider import Identity
+from provider import Identity, Provider
 from tests.names import APP_ID, BOT_USERNAME, CMD, PROVIDER
 from tests.security.support import StubServer
 from user_tokens import TokenCipher, TokenRecord
@@ -111,7 +112,12 @@ class App:
 
 def a_record(access_token: str = "ya29.e2e-access") -> TokenRecord:
     return TokenRecord(
-        access_token, "1//e2e-refresh", time.time() + 3600, "openid", "Bearer", Identity("108", "alice@gmail.com", "Alice G")
+        access_token,
+        "1//e2e-refresh",
+        time.time() + 3600,
+        " ".join(Provider.scopes),  # every scope the app asks for
+        "Bearer",
+        Identity("108", "alice@gmail.com", "Alice G"),
     )
 
 
@@ -299,10 +305,7 @@ def test_a_jwt_valid_for_years_is_refused(unpinned: App, stubs: dict[str, StubSe
     body = connect_call(unpinned, stubs["mattermost"].url)
     forever = jwt.encode({"exp": 253402300799, "acting_user_id": ALICE.id}, unpinned.secret, algorithm="HS256")
     answer = unpinned.call(body, token=forever)
-    assert answer == {
-        "type": "error",
-        "text": "The call's JWT is valid for longer than the Apps plugin ever signs one, so it is refused.",
-    }
+    assert answer == {"type": "error", "text": text("jwt.exp_too_far")}
 
 
 def test_a_jwt_naming_a_user_signs_no_call_without_that_user(unpinned: App, stubs: dict[str, StubServer]) -> None:
@@ -406,7 +409,7 @@ def test_another_users_record_reads_as_none(configured: Stack) -> None:
         stored_oauth2_user=alices.encode(),  # Alice's ciphertext in Bob's slot
     )
     answer = post_to(configured, swapped)
-    assert answer == {"type": "error", "text": f"Your {PROVIDER} account is not connected: run `{CMD} connect` first."}
+    assert answer == {"type": "error", "text": f"Your {PROVIDER} account is not connected: run {CMD} connect first."}
     assert [r for r in configured.provider.requests_log() if r["path"] == "/me"] == []  # her token was never used
 
 

@@ -238,7 +238,7 @@ class Caller:
 
     def check(self, events: Answer, info: Answer) -> None:
         kept = events.ok and "Design review" in events.body["text"]
-        kept = kept and info.ok and f"Connected to {PROVIDER} as **Alice Test**" in info.body["text"]
+        kept = kept and info.ok and f"Connected to {PROVIDER} as **alice@example.test** (Alice Test)" in info.body["text"]
         assert kept, f"after {len(self.race.gate.sent)} refreshes: events {events}, info {info}"
 
     def assert_no_replay(self) -> None:

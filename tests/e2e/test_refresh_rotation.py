@@ -131,7 +131,7 @@ def test_concurrent_calls_with_an_expired_token_do_not_replay_a_rotated_refresh_
 
     for answer in answers:
         assert answer is not None and answer["type"] == "ok", answers
-        assert f"Connected to {PROVIDER} as **Alice Test**" in answer["text"]
+        assert f"Connected to {PROVIDER} as **alice@example.test** (Alice Test)" in answer["text"]
     refreshes = provider.token_requests("refresh_token")
     assert [r["status"] for r in refreshes] == [200], refreshes  # one refresh, no replay (a replay answers 400)
     second = stack.stored_record("alice")

@@ -3,16 +3,22 @@ HTTP under the werkzeug server."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 
 import pytest
 
 from app import create_app
+from commands import COMMANDS
+from handlers import configure, messages
 from mattermost_apps.testing import Mattermost, serve
 from provider import Provider
 from services import MANIFEST_TEMPLATE
+from settings import Settings
 from tests.conftest import APP_SECRET, make_settings
+from tests.unit.conftest import make_record
+from user_tokens import TokenCipher
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +58,49 @@ def test_the_real_app_refuses_calls_signed_with_another_secret(mattermost: Matte
     assert "Outgoing JWT Secret" in text
     # no bindings (their call is refused too), so the webapp has no command: the server answers
     assert mattermost.command(HELP) == {"type": "error", "text": f"Command with a trigger of '/{Provider.command}' not found."}
+
+
+def test_no_sub_command_ends_in_the_parsers_error_whatever_the_users_state(mattermost: Mattermost, real_app: str) -> None:
+    # The web client's parser answers "Parsing error: ..." for a sub-command that is not bound for the user, or for
+    # words it cannot place: the user would never reach the app's own sentence. Every state a user can be in:
+    # nothing configured, configured but not connected, connected, and disconnected (null stored).
+    mattermost.install(real_app + "/manifest.json", secret=APP_SECRET)
+    typed = [f"/{Provider.command} {c.label}" for c in COMMANDS] + [f"/{Provider.command} connect now"]
+
+    def check(state: str) -> dict[str, dict]:
+        got = {c: mattermost.command(c, as_user="alice") for c in typed}
+        for command, result in got.items():
+            assert not str(result.get("text", "")).startswith("Parsing error"), (state, command, result)
+        return got
+
+    events = f"/{Provider.command} events"
+    assert check("unconfigured")[events]["type"] == "error"
+    store = mattermost.store
+    assert store.app is not None
+    store.app.remote_oauth2 = {"client_id": "id", "client_secret": "secret"}
+    not_connected = check("not connected")
+    assert not_connected[events] == {"type": "error", "text": messages.text("not_connected")}
+    assert not_connected[f"/{Provider.command} connect now"]["type"] == "ok"
+    alice = mattermost.user("alice")
+    sealed = TokenCipher(Settings(app_secret=APP_SECRET).token_keys).seal(make_record(), user_id=alice.id)
+    store.oauth2_users[(store.app.app_id, alice.id)] = json.dumps(sealed).encode()
+    check("connected")
+    store.oauth2_users[(store.app.app_id, alice.id)] = b"null"
+    check("disconnected")
+
+
+def test_the_configure_form_renders_its_help_and_keeps_what_the_admin_typed(mattermost: Mattermost, real_app: str) -> None:
+    # As the web client's modal: the header is markdown (emphasis, and the console URL a link), and a refused
+    # submit keeps the form open with what was typed (the secret aside) and the app's sentence.
+    mattermost.install(real_app + "/manifest.json", secret=APP_SECRET)
+    emu = mattermost.emulator.test_client()
+    emu.post("/login", data={"username": "sysadmin", "password": "x"})
+    page = emu.post("/", data={"command": f"/{Provider.command} configure"}).get_data(as_text=True)
+    assert "<em>Web application</em>" in page and "*" not in page.split('class="header">')[1].split("</div>")[0]
+    assert f'<a href="{Provider.console_url}">' in page
+    form = mattermost.command(f"/{Provider.command} configure", as_user="sysadmin")
+    refused = emu.post(
+        "/form", data={"__form": json.dumps(form["form"]), "client_id": "two words", "client_secret": "typed-secret"}
+    ).get_data(as_text=True)
+    assert 'id="app-form"' in refused and 'value="two words"' in refused and "typed-secret" not in refused
+    assert html.escape(messages.text("configure.client_id_invalid", limit=configure.MAX_CLIENT_ID_LENGTH), quote=False) in refused

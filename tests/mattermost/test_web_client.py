@@ -146,6 +146,11 @@ def leaves(bindings: list[dict[str, Any]], words: tuple[str, ...] = ()) -> list[
     return found
 
 
+def submit_of(leaf: dict[str, Any]) -> dict[str, Any]:
+    """A leaf's call: its `submit`, or its embedded form's (a command that takes words after it)."""
+    return leaf.get("submit") or leaf["form"]["submit"]
+
+
 def viewer_plugin(admin: bool, configured: bool, connected: bool) -> tuple[FakePlugin, User]:
     plugin, user = fake_plugin(configured), ADMIN if admin else ALICE
     if connected:
@@ -168,8 +173,8 @@ def test_every_binding_set_passes_the_web_client_untouched(
     for words, leaf in leaves(commands):
         request, problem = compose_submit_call("/" + " ".join(words), commands, {user.id: user})
         assert problem == "" and request is not None, words
-        assert request["path"] == leaf["submit"]["path"] and request["expand"] == leaf["submit"].get("expand", {})
-        assert Plugin(None, SITE_URL).forbidden_path(record, leaf["submit"]["path"]) is None  # type: ignore[arg-type]
+        assert request["path"] == submit_of(leaf)["path"] and request["expand"] == submit_of(leaf).get("expand", {})
+        assert Plugin(None, SITE_URL).forbidden_path(record, submit_of(leaf)["path"]) is None  # type: ignore[arg-type]
 
 
 def mock_outbound(requests_mock: Any) -> None:
@@ -231,7 +236,7 @@ def test_every_binding_call_answers_what_the_client_handles(
     plugin, user = viewer_plugin(admin, configured, connected)
     for _words, leaf in leaves(through_the_plugin(plugin, app_bindings(plugin, user))):
         plugin, user = viewer_plugin(admin, configured, connected)  # each call from the same start: a disconnect changes it
-        submit = leaf["submit"]
+        submit = submit_of(leaf)
         assert all(level.lstrip("+") in expand_levels for level in submit.get("expand", {}).values())
         answer = plugin.call(submit["path"], submit.get("expand"), user=user)
         check_response(answer, handled)

@@ -7,12 +7,17 @@
 //   RP_REDIRECT       allowed redirect URIs, comma-separated: the emulator's complete_url (required)
 //   OP_AT_TTL         access-token lifetime in seconds (default 3600); changeable at run time, see below
 //   OP_ROTATE=1       rotate refresh tokens: each refresh returns a new one, and replaying an old one revokes the grant
+//   OP_SCOPES         the scopes it knows, space-separated (others are dropped from a request); the app's own list
 //
 // Any login name and any password sign in (devInteractions); the account id is the login name.
+// As the shipped provider does: `prompt=select_account` shows the account chooser (here: the sign-in page, even with a session),
+// and a user may untick scopes on the consent screen (here: the scopes set by the control below are left out of
+// every authorization request, so the grant and the token answer's `scope` lack them).
 // Test controls, loopback only and never part of a real provider:
 //   POST /_test/access-token-ttl?seconds=N   lifetime of access tokens issued from now on
 //   GET  /_test/log                         {"requests": [{"method","path","status","grant_type"?}]}
 //   POST /_test/log/clear
+//   POST /_test/unticked-scopes?scopes=a%20b   scopes every user unticks from now on (empty: none)
 import Provider from 'oidc-provider';
 
 const env = process.env;
@@ -27,7 +32,9 @@ function requiredEnv(name) {
 const port = Number(env.OP_PORT || 9000);
 const issuer = `http://127.0.0.1:${port}`;
 let accessTokenTtl = Number(env.OP_AT_TTL || 3600);
+let untickedScopes = new Set();
 const requestLog = [];
+const knownScopes = (env.OP_SCOPES || 'openid offline_access email profile calendar.read').split(/\s+/).filter(Boolean);
 
 function displayName(accountId) {
   const first = accountId.split(/[^A-Za-z0-9]/)[0] || accountId;
@@ -45,7 +52,7 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'client_secret_basic',
   }],
   // Custom scopes must be listed or they are dropped; the app asks for all of these.
-  scopes: ['openid', 'offline_access', 'email', 'profile', 'calendar.read'],
+  scopes: knownScopes,
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   findAccount: async (ctx, id) => ({
     accountId: id,
@@ -85,6 +92,9 @@ provider.use(async (ctx, next) => {
       }
       accessTokenTtl = seconds;
       ctx.body = { access_token_ttl: accessTokenTtl };
+    } else if (ctx.method === 'POST' && ctx.path === '/_test/unticked-scopes') {
+      untickedScopes = new Set(String(ctx.query.scopes || '').split(/\s+/).filter(Boolean));
+      ctx.body = { unticked_scopes: [...untickedScopes] };
     } else if (ctx.method === 'GET' && ctx.path === '/_test/log') {
       ctx.body = { requests: requestLog };
     } else if (ctx.method === 'POST' && ctx.path === '/_test/log/clear') {
@@ -95,6 +105,17 @@ provider.use(async (ctx, next) => {
       ctx.body = { error: 'unknown test control' };
     }
     return;
+  }
+  if (ctx.method === 'GET' && ctx.path === '/auth') {
+    const query = { ...ctx.query };
+    const prompts = String(query.prompt || '').split(' ').filter(Boolean);
+    if (prompts.includes('select_account')) {
+      query.prompt = [...new Set(prompts.map((p) => (p === 'select_account' ? 'login' : p)))].join(' ');
+    }
+    if (untickedScopes.size && query.scope) {
+      query.scope = String(query.scope).split(' ').filter((s) => !untickedScopes.has(s)).join(' ');
+    }
+    ctx.query = query;
   }
   await next();
   const entry = { method: ctx.method, path: ctx.path, status: ctx.status };

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 
 from mattermost_apps.testing import InstalledApp, call_headers
-from provider import Identity
+from provider import Identity, Provider
 from user_tokens import TokenCipher, TokenRecord
 
 APPS_API_PATH = "/plugins/com.mattermost.apps/api/v1"
@@ -187,6 +187,8 @@ class RotatingProvider(StubServer):
         self.codes: dict[str, Grant] = {}
         self.issued: list[str] = []  # every code, access token and refresh token handed out
         self.replays = 0
+        # What the token answers say was granted: all the app asks for, unless a test unticks some (as providers let users).
+        self.granted_scopes: tuple[str, ...] = Provider.scopes
         self.route("POST", "/token", self._token)
         self.route("GET", "/userinfo", self._userinfo)
         self.route("POST", "/revoke", self._revoke)
@@ -227,7 +229,7 @@ class RotatingProvider(StubServer):
             "refresh_token": grant.refresh_token,
             "token_type": "Bearer",
             "expires_in": self.access_ttl,
-            "scope": "openid email calendar.read",
+            "scope": " ".join(self.granted_scopes),
         }
 
     def _token(self, request: StubRequest) -> Answer:
@@ -325,7 +327,7 @@ def a_record(
         access_token,
         refresh_token,
         time.time() + expires_in,
-        "openid email",
+        " ".join(Provider.scopes),  # all the app asks for
         "Bearer",
         Identity("248289761001", email, "Alice G"),
     )

@@ -14,7 +14,10 @@ import pytest
 import requests
 
 from app import create_app
+from commands import COMMANDS
+from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, FakePlugin
+from provider import Provider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -321,3 +324,17 @@ def test_a_slow_calendar_get_is_retried_after_a_read_timeout(installed, stubs):
     provider.route("GET", provider.CALENDAR_EVENTS, slow_once)
     assert plugin.call("/commands/events", TOKEN_USE_EXPAND)["type"] == "ok"
     assert len(provider.hits_for("GET", provider.CALENDAR_EVENTS)) == 2
+
+
+def test_a_grant_of_fewer_scopes_connects_and_its_command_names_what_is_missing(installed, stubs):
+    # Granular consent over real HTTP: the provider grants less than asked, as when a user unticks a box.
+    provider, mattermost = stubs
+    plugin = loopback_plugin(installed, provider, mattermost)
+    needing = next(command for command in COMMANDS if command.scopes)
+    provider.granted_scopes = tuple(scope for scope in Provider.scopes if scope not in needing.scopes)
+    provider.codes["4/0Acode"] = provider.codes.pop(provider.issue_code())
+    assert complete(plugin) == {"type": "ok"}
+    plugin.stored[ALICE.id] = mattermost.stored[ALICE.id]  # what Mattermost now holds comes with the next call
+    answer = plugin.call(needing.path, needing.expand)
+    assert answer["type"] == "error" and messages.text(f"permission.{needing.label}") in answer["text"], answer
+    assert provider.hits_for("GET", provider.CALENDAR_EVENTS) == []

@@ -199,7 +199,7 @@ def test_a_revoked_grant_clears_the_record_and_says_reconnect(rig):
     for grant in rig.provider.grants:
         grant.revoked = True
     answer = post_call(plugin.client, rig.installed, rig.info_request(plugin))
-    assert answer["type"] == "error" and f"`{CMD} connect`" in answer["text"]
+    assert answer["type"] == "error" and f"{CMD} connect" in answer["text"]
     assert rig.mattermost.stored[ALICE.id] == b"null"
 
 

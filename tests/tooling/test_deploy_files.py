@@ -129,3 +129,43 @@ def test_the_generated_secret_is_kept_in_a_file_only_its_owner_reads(tmp_path: P
         assert re.fullmatch(r"APP_SECRET=[A-Za-z0-9_-]{43}\n", written.read_text(encoding="utf-8"))
         written.unlink()
     assert "--env-file app.env" in INSTALL
+
+
+# -- which Mattermost: the newest supported release that still runs the Apps plugin ------------------------------------
+
+MATTERMOST_IMAGE = re.compile(r"image: mattermost/mattermost-(?:enterprise|team)-edition:(\d+)\.(\d+)\.(\d+)$", re.MULTILINE)
+
+
+def test_compose_runs_a_mattermost_of_the_v11_line_with_the_apps_flag_on() -> None:
+    # v10.0 turned AppsEnabled off by default (and off forces the plugin disabled); the flag and the web client's Apps
+    # code remain through v11, and v12 plans to force the flag off. 7.9 is long past its end of life.
+    versions = {tuple(map(int, found)) for found in MATTERMOST_IMAGE.findall(COMPOSE)}
+    assert versions and all(major == 11 for major, _minor, _patch in versions), versions
+    assert len(versions) == 1, "the server and the plugin installer use the same image"
+    assert re.search(r'^\s+MM_FEATUREFLAGS_APPSENABLED: "true"$', COMPOSE, re.MULTILINE)
+
+
+def test_compose_installs_the_last_apps_plugin_release() -> None:
+    # No v10+ server ships or fetches plugin 1.2.2: something must install the bundle, then enable it.
+    assert "v1.2.2/com.mattermost.apps-1.2.2.tar.gz" in COMPOSE
+    assert "plugin add" in COMPOSE and "plugin enable com.mattermost.apps" in COMPOSE
+    assert 'MM_PLUGINSETTINGS_ENABLEUPLOADS: "true"' in COMPOSE
+
+
+def test_no_deploy_file_names_a_feature_flag_that_no_longer_exists_outside_the_fallback() -> None:
+    # PluginApps chose the plugin version on 7.x; it does not exist from 9.x on.
+    assert "PluginApps" not in COMPOSE
+    before_fallback = INSTALL.split("## 7. ", 1)[0]
+    mentions = [line for line in before_fallback.splitlines() if "PluginApps" in line]
+    assert all("does not" in line for line in mentions), mentions  # named only to say it is gone
+    assert "PluginApps" not in README
+
+
+def test_the_docs_tell_the_version_story_from_the_servers_source() -> None:
+    # The plugin's repository is deprecated, not archived, and v10+ servers still run it with the flag on.
+    for doc in (README, INSTALL):
+        assert "archived" not in doc.replace("not archived", "")
+        assert "no longer runs Apps" not in doc and "no longer run Apps" not in doc
+    for source in ("#27756", "getPluginStateOverride", "#37866", "server/channels/app/plugin.go"):
+        assert source in INSTALL, f"docs/install.md should cite {source}"
+    assert "make lint" in INSTALL.split("## 8. ", 1)[-1] and "Not verified here" in INSTALL

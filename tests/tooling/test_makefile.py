@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,69 @@ def test_the_running_interpreter_passes_the_check() -> None:
         ["bash", "scripts/check-python.sh", sys.executable], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def fake_node(tmp_path: Path, version: str) -> Path:
+    """A `node` that reports VERSION, an `npm` that does nothing, and an `apt-get` that leaves a mark and fails."""
+    bin_dir = tmp_path / "node-bin"
+    bin_dir.mkdir()
+    for name, script in {
+        "node": f"#!/bin/sh\necho {version}\n",
+        "npm": "#!/bin/sh\nexit 0\n",
+        "apt-get": f"#!/bin/sh\ntouch {tmp_path / 'apt-get-ran'}\nexit 1\n",
+    }.items():
+        (bin_dir / name).write_text(script, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def test_make_demo_checks_node_and_its_version_before_anything_slow(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    result = make("demo", f"VENV={venv}", path_prefix=fake_node(tmp_path, "18.19.0"))
+    assert result.returncode != 0
+    said = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert said == ["install-test-deps: Node.js 20 or later is required, but 'node' is 18.19.0: install Node.js 20 or 22 LTS"]
+    assert not venv.exists() and not (tmp_path / "apt-get-ran").exists()
+
+
+def test_the_demo_installs_neither_chromium_nor_redis(tmp_path: Path) -> None:
+    # On a machine with Node and Python only: the demo's set-up never reaches for apt-get; the suite's does.
+    env = {
+        **os.environ,
+        "PATH": f"{fake_node(tmp_path, '20.11.1')}{os.pathsep}{os.environ['PATH']}",
+        "CHROMIUM": str(tmp_path / "no-chromium"),
+        "REDIS_SERVER": "no-redis-server-here",
+    }
+
+    def install(*args: str) -> subprocess.CompletedProcess[str]:
+        script = ["bash", "scripts/install-test-deps.sh", *args]
+        return subprocess.run(script, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60)
+
+    demo = install("--demo")
+    assert demo.returncode == 0, demo.stderr
+    assert not (tmp_path / "apt-get-ran").exists()
+    suite = install()
+    assert suite.returncode != 0 and (tmp_path / "apt-get-ran").exists()
+
+
+def test_make_run_on_a_taken_port_says_so_in_one_line_naming_port() -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))  # noqa: S104 - where `make run` listens
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        result = make("run", f"PORT={port}")
+    assert result.returncode != 0
+    said = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(said) == 1 and f"PORT {port} is already in use" in said[0], result.stderr
+    assert time.monotonic() - started < 5  # not gunicorn's five seconds of retries
+
+
+@pytest.mark.parametrize(("target", "lock"), [("run", "requirements.txt"), ("test-fast", "requirements.txt")])
+def test_a_cold_venv_build_says_what_it_is_doing_before_the_silent_install(tmp_path: Path, target: str, lock: str) -> None:
+    # pip runs --quiet for about a minute on a cold cache: one line first says what is being installed, and from what.
+    venv = tmp_path / "venv"
+    result = make(target, f"VENV={venv}", path_prefix=fake_python(tmp_path, "3.11.9"))  # its venv has no pip: it stops there
+    announced = [line for line in result.stdout.splitlines() if line.startswith("make: creating")]
+    assert announced and lock in announced[0] and str(venv) in announced[0], result.stdout
+    assert result.stdout.index(announced[0]) < result.stdout.index("pip install")

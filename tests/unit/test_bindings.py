@@ -36,11 +36,24 @@ def fetch_bindings(plugin, bindings_expand, user):
 
 
 def sub_command_labels(data):
+    """The sub-commands usable now, as the hint lists them. Every sub-command is bound whatever the state (one that
+    is not never reaches the app), and one not usable yet says what to do first."""
     (top,) = data
     assert top["location"] == "/command"
     (command,) = top["bindings"]
     assert command["label"] == paths.COMMAND
-    return [b["label"] for b in command["bindings"]]
+    assert [b["label"] for b in command["bindings"]] == [c.label for c in COMMANDS]
+    usable = command["hint"].strip("[]").split(" | ")
+    descriptions = {c.label: c.description for c in COMMANDS}
+    for binding in command["bindings"]:
+        said_first = binding["description"] != descriptions[binding["label"]]
+        assert said_first == (binding["label"] not in usable), binding
+        assert binding["description"].endswith(descriptions[binding["label"]])
+    return usable
+
+
+def submit_of(binding):
+    return (binding.get("form") or {}).get("submit")
 
 
 def walk(bindings_list):
@@ -140,8 +153,8 @@ def test_submit_paths_never_collide_with_paths_the_plugin_forbids(viewer):
     forbidden = forbidden_call_paths(json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8")))
     assert forbidden == FORBIDDEN_FOR_USER_AGENT
     for binding in walk(tree(viewer)):
-        if "submit" in binding:
-            path = binding["submit"]["path"]
+        if submit_of(binding):
+            path = submit_of(binding)["path"]
             assert path.startswith("/")
             assert path not in forbidden
 
@@ -150,15 +163,15 @@ def test_submit_paths_never_collide_with_paths_the_plugin_forbids(viewer):
 def test_submit_paths_are_calls_the_app_serves(viewer, client):
     served = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
     for binding in walk(tree(viewer)):
-        if "submit" in binding:
-            assert binding["submit"]["path"] in served
+        if submit_of(binding):
+            assert submit_of(binding)["path"] in served
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_every_expand_level_is_one_the_plugin_accepts(viewer):
     # "none" is in the docs but fails the whole call (`apps/expand.go`).
     for binding in walk(tree(viewer)):
-        for key, level in binding.get("submit", {}).get("expand", {}).items():
+        for key, level in (submit_of(binding) or {}).get("expand", {}).items():
             assert isinstance(level, str) and level.removeprefix("+") in EXPAND_LEVELS, (binding["label"], key, level)
 
 
@@ -177,7 +190,7 @@ def test_command_labels_are_one_word_and_unique(viewer):
     (command,) = top["bindings"]
     labels = [b["label"] for b in command["bindings"]]
     assert len(labels) == len(set(labels))
-    assert command["hint"] == "[" + " | ".join(labels) + "]"
+    assert command["hint"] == "[" + " | ".join(labels_for(viewer)) + "]"
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c.shown_to is connected], ids=lambda c: c.label)

@@ -10,6 +10,7 @@ import pytest
 from app import create_app
 from bindings import Command, everyone
 from commands import COMMANDS
+from handlers import messages
 from mattermost_apps import ok
 from tests.conftest import ALICE, fake_plugin, make_settings, paths
 
@@ -33,7 +34,18 @@ def test_an_extra_entry_is_in_the_bindings(plugin_with_extra):
             "location": "extra",
             "label": "extra",
             "description": "Do the extra thing",
-            "submit": {"path": "/commands/extra", "expand": {"acting_user": "summary"}},
+            "form": {
+                "submit": {"path": "/commands/extra", "expand": {"acting_user": "summary"}},
+                "fields": [
+                    {
+                        "name": "words",
+                        "label": "words",
+                        "type": "text",
+                        "position": -1,
+                        "description": messages.text("binding.rest"),
+                    }
+                ],
+            },
         }
     ]
     assert "extra" in command["hint"]

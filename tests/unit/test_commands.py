@@ -23,6 +23,7 @@ from tests.conftest import (
     CALENDAR_API,
     CLIENT_ID,
     CLIENT_SECRET,
+    COMMAND,
     CONNECT_EXPAND,
     DISCONNECT_EXPAND,
     HELP_EXPAND,
@@ -68,7 +69,7 @@ def test_connect_when_not_configured_says_to_ask_an_admin(plugin, requests_mock,
     plugin.installed.oauth2_app = oauth2_app
     result = plugin.call(paths.CONNECT, CONNECT_EXPAND)
     assert result == {"type": "error", "text": messages.text("not_configured")}
-    assert result["text"].count(". ") == 0 and f"`{CMD} configure`" in result["text"]
+    assert result["text"].count(". ") == 0 and f"{CMD} configure" in result["text"]
 
 
 def test_connect_when_already_connected_names_the_account_and_offers_to_switch(configured, connect_user, requests_mock):
@@ -174,7 +175,8 @@ def test_info_shows_the_connected_identity(configured, connect_user, requests_mo
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
     assert result == {
         "type": "ok",
-        "text": f"Connected to {PROVIDER} as **Alice G**.\n- Email: alice@gmail.com\n- {PROVIDER} account ID: `{IDENTITY.sub}`",
+        # The account first, as the account chooser shows it, then the person's name.
+        "text": f"Connected to {PROVIDER} as **alice@gmail.com** (Alice G).\n- {PROVIDER} account ID: `{IDENTITY.sub}`",
     }
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.fresh"
 
@@ -196,14 +198,14 @@ def test_info_with_a_token_of_unknown_expiry_uses_it(configured, connect_user, r
 
 def test_info_when_not_connected_says_to_connect(configured, requests_mock):
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result == {"type": "error", "text": f"Your {PROVIDER} account is not connected: run `{CMD} connect` first."}
+    assert result == {"type": "error", "text": f"Your {PROVIDER} account is not connected: run {CMD} connect first."}
     assert requests_mock.request_history == []
 
 
 def test_info_with_an_unreadable_record_says_to_reconnect(configured, requests_mock):
     configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and f"run `{CMD} connect` again" in result["text"]
+    assert result["type"] == "error" and f"run {CMD} connect again" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -272,7 +274,7 @@ def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
     assert result == {
         "type": "error",
-        "text": f"{PROVIDER} no longer accepts your connection (it was revoked or has expired): run `{CMD} connect` again.",
+        "text": f"{PROVIDER} no longer accepts your connection (it was revoked or has expired): run {CMD} connect again.",
     }
     assert stored_bodies(requests_mock) == [None]
     assert sent_to(requests_mock, USERINFO_URL) == []
@@ -281,7 +283,7 @@ def test_invalid_grant_on_refresh_clears_the_record_and_says_to_reconnect(
 def test_stale_token_without_refresh_token_clears_the_record(configured, connect_user, mattermost, requests_mock):
     connect_user(ALICE, refresh_token=None, expires_in=-1)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and f"run `{CMD} connect` again" in result["text"]
+    assert result["type"] == "error" and f"run {CMD} connect again" in result["text"]
     # What Mattermost holds is read first: a record a reconnect has just stored must not be cleared.
     assert urls(requests_mock) == [("GET", OAUTH2_USER_URL), ("POST", OAUTH2_USER_URL)]
     assert stored_bodies(requests_mock) == [None]
@@ -300,7 +302,7 @@ def test_stale_token_without_refresh_token_clears_the_record(configured, connect
         ),
         (
             {"status_code": 401, "json": {"error": "invalid_client"}, "headers": JSON},
-            f"{PROVIDER} rejected the app's OAuth2 client ID or secret: ask a system admin to check `{CMD} configure`.",
+            f"{PROVIDER} rejected the app's OAuth2 client ID or secret: ask a system admin to check {CMD} configure.",
         ),
     ],
     ids=["500", "timeout", "invalid_client"],
@@ -318,7 +320,7 @@ def test_refresh_failure_other_than_invalid_grant_keeps_the_record(
 def test_stale_token_with_the_client_removed_says_so(plugin, connect_user, requests_mock):
     connect_user(ALICE, expires_in=-1)
     result = plugin.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and f"`{CMD} configure`" in result["text"]
+    assert result["type"] == "error" and f"{CMD} configure" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -344,10 +346,7 @@ def test_api_401_after_the_refresh_stops_after_one_retry(configured, connect_use
     userinfo = requests_mock.get(USERINFO_URL, status_code=401)
     refresh = requests_mock.post(TOKEN_URL, json=REFRESHED)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result == {
-        "type": "error",
-        "text": f"{PROVIDER} did not accept your access token: run `{CMD} connect` again.",
-    }
+    assert result == {"type": "error", "text": f"{PROVIDER} did not accept your access token: run {CMD} connect again."}
     assert refresh.call_count == 1 and userinfo.call_count == 2
 
 
@@ -356,7 +355,7 @@ def test_api_401_then_invalid_grant_clears_the_record(configured, connect_user, 
     requests_mock.get(USERINFO_URL, status_code=401)
     requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_grant"}, headers=JSON)
     result = configured.call(paths.INFO, TOKEN_USE_EXPAND)
-    assert result["type"] == "error" and f"run `{CMD} connect` again" in result["text"]
+    assert result["type"] == "error" and f"run {CMD} connect again" in result["text"]
     assert stored_bodies(requests_mock) == [None]
 
 
@@ -368,8 +367,7 @@ def test_api_401_then_invalid_grant_clears_the_record(configured, connect_user, 
                 "status_code": 403,
                 "json": {"error": {"code": 403, "message": "Insufficient Permission", "status": "PERMISSION_DENIED"}},
             },
-            f"{PROVIDER} refused to read your profile (PERMISSION_DENIED): "
-            f"run `{CMD} connect` again and allow the requested access.",
+            f"{PROVIDER} refused to read your profile (PERMISSION_DENIED).",
         ),
         ({"status_code": 500}, f"{PROVIDER} could not be reached to read your profile; please try again in a minute."),
         ({"status_code": 503}, f"{PROVIDER} could not be reached to read your profile; please try again in a minute."),
@@ -420,7 +418,11 @@ def test_events_asks_for_the_next_5_single_events_from_now(configured, connect_u
     assert request.headers["Authorization"] == "Bearer ya29.fresh"
     query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
     time_min = query.pop("timeMin")
-    assert query == {"singleEvents": "true", "orderBy": "startTime", "maxResults": "5", "timeZone": "Europe/Paris"}
+    # Only default events: working-location, out-of-office, focus-time, birthday and from-Gmail entries would crowd
+    # them out. A few more than 5 are asked for, as declined events are skipped.
+    max_results = int(query.pop("maxResults"))
+    assert query == {"singleEvents": "true", "orderBy": "startTime", "eventTypes": "default", "timeZone": "Europe/Paris"}
+    assert 5 < max_results <= 50
     assert time_min.endswith("Z")
     assert abs((datetime.fromisoformat(time_min.replace("Z", "+00:00")) - before).total_seconds()) < 5
     assert urls(requests_mock) == [("GET", EVENTS_URL)]
@@ -542,23 +544,85 @@ def test_events_on_an_empty_calendar(configured, connect_user, requests_mock, bo
     }
 
 
-def test_events_without_calendar_scope_say_to_reconnect_and_allow_access(configured, connect_user, requests_mock):
-    # Granular consent: the user may untick calendar access and the Calendar API then answers 403.
-    connect_user(ALICE, scope="openid email")
+def test_events_without_the_calendar_scope_name_the_permission_and_call_nothing(configured, connect_user, requests_mock):
+    # Granular consent: the user unticked calendar access; the grant's scope says so, and the command says which
+    # permission is missing before any round trip. The token answer spells the sign-in scopes as URLs.
+    events = COMMAND["events"]
+    assert events.scopes
+    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases]))  # every scope but the command's
+    result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
+    permission = messages.text("permission.events")
+    assert result == {
+        "type": "error",
+        "text": messages.text("scope.missing", command=f"/{paths.COMMAND} events", permission=permission),
+    }
+    assert urls(requests_mock) == []
+
+
+def test_events_with_every_scope_granted_as_urls_are_listed(configured, connect_user, requests_mock):
+    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases, *COMMAND["events"].scopes]))
+    requests_mock.get(EVENTS_URL, json={"items": []})
+    assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["type"] == "ok"
+
+
+def test_a_403_for_a_missing_scope_says_to_reconnect_and_tick_the_box(configured, connect_user, requests_mock):
+    # A grant whose stored scope says all, but the API disagrees (RFC 6750's answer for a missing scope; the
+    # provider's own spellings of it are checked in the provider's tests).
+    connect_user(ALICE)
     requests_mock.get(
         EVENTS_URL,
         status_code=403,
+        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.example.test/", error="insufficient_scope"'},
         json={
             "error": {"code": 403, "message": "Request had insufficient authentication scopes.", "status": "PERMISSION_DENIED"}
         },
     )
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
-    assert result == {
-        "type": "error",
-        "text": f"{PROVIDER} refused to list your events (PERMISSION_DENIED): "
-        f"run `{CMD} connect` again and allow the requested access.",
-    }
-    assert urls(requests_mock) == [("GET", EVENTS_URL)]
+    operation = messages.text("provider_operation.list_events")
+    assert result == {"type": "error", "text": messages.text("provider.insufficient_scope", operation=operation)}
+
+
+def test_a_403_for_an_api_not_enabled_asks_an_admin_and_not_for_a_reconnect(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    requests_mock.get(
+        EVENTS_URL,
+        status_code=403,
+        json={
+            "error": {
+                "code": 403,
+                "message": "The Calendar API has not been used in project 123 before or it is disabled.",
+                "errors": [{"domain": "usageLimits", "reason": "accessNotConfigured"}],
+                "status": "PERMISSION_DENIED",
+            }
+        },
+    )
+    result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
+    assert result["type"] == "error" and "not enabled" in result["text"] and "system admin" in result["text"]
+    assert result["text"] == messages.text("provider.api_disabled", operation=messages.text("provider_operation.list_events"))
+    assert f"run {CMD} connect again" not in result["text"]
+    assert result["text"] != messages.text("grant_ended")
+
+
+def test_events_skip_those_the_user_declined(configured, connect_user, requests_mock):
+    connect_user(ALICE)
+    me_declined = [{"email": "alice@gmail.com", "self": True, "responseStatus": "declined"}]
+    other_declined = [{"email": "bob@example.com", "responseStatus": "declined"}, {"email": "alice@gmail.com", "self": True}]
+    requests_mock.get(
+        EVENTS_URL,
+        json={
+            "items": [
+                event(
+                    "Declined", {"dateTime": "2030-01-02T09:00:00Z"}, {"dateTime": "2030-01-02T10:00:00Z"}, attendees=me_declined
+                ),
+                event(
+                    "Kept", {"dateTime": "2030-01-02T11:00:00Z"}, {"dateTime": "2030-01-02T12:00:00Z"}, attendees=other_declined
+                ),
+                event("All day", {"date": "2030-01-03"}, {"date": "2030-01-04"}),
+            ]
+        },
+    )
+    text = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["text"]
+    assert "Declined" not in text and "Kept" in text and "All day" in text
 
 
 def test_events_with_a_malformed_items_list_is_an_error(configured, connect_user, requests_mock):

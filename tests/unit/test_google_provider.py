@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
-from provider import calendar
+from provider import ProviderError, calendar
 from provider.google import Google
 
 
@@ -22,6 +23,7 @@ def google() -> Google:
         scopes=Google.scopes,
         session=requests.Session(),
         timeout=2,
+        issuer=Google.issuer,
     )
 
 
@@ -46,11 +48,51 @@ def test_the_authorization_url_asks_google_for_a_refresh_token_on_every_connect(
     assert url.startswith("https://accounts.google.com/o/oauth2/v2/auth?")
     assert query["scope"] == "openid email profile https://www.googleapis.com/auth/calendar.readonly"
     # offline + consent: a refresh token on every connect (gcal omitted prompt=consent, so a reconnect got none and
-    # died an hour later); include_granted_scopes keeps what the user granted before.
+    # died an hour later); select_account: the account chooser, so a shared browser does not pick the account;
+    # include_granted_scopes keeps what the user granted before.
     assert query["access_type"] == "offline"
-    assert query["prompt"] == "consent"
+    assert query["prompt"] == "consent select_account"
     assert query["include_granted_scopes"] == "true"
 
 
 def test_events_are_read_from_the_google_calendar_api():
     assert calendar.API_URL == "https://www.googleapis.com/calendar/v3"
+
+
+def googles_403(reason: str, detail: str, **headers: str) -> dict:
+    """A 403 as Google's APIs answer it: the reason in `errors[]` and again in `details[]`."""
+    return {
+        "status_code": 403,
+        "headers": headers,
+        "json": {
+            "error": {
+                "code": 403,
+                "status": "PERMISSION_DENIED",
+                "errors": [{"domain": "global", "reason": reason}],
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": detail}],
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (
+            googles_403(
+                "insufficientPermissions",
+                "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                **{"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'},
+            ),
+            "insufficient_scope",
+        ),
+        (googles_403("insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"), "insufficient_scope"),
+        (googles_403("accessNotConfigured", "SERVICE_DISABLED"), "api_disabled"),
+    ],
+    ids=["scope missing", "scope missing, no header", "Calendar API not enabled"],
+)
+def test_googles_403_answers_say_whether_a_scope_is_missing_or_the_api_is_off(requests_mock, answer, reason):
+    requests_mock.get(calendar.API_URL + "/calendars/primary/events", **answer)
+    with pytest.raises(ProviderError) as raised:
+        google().get_json(calendar.API_URL + "/calendars/primary/events", "ya29.a", operation="list_events")
+    assert raised.value.reason == reason

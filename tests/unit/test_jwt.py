@@ -8,6 +8,8 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import re
 import time
 import warnings
 
@@ -109,7 +111,7 @@ RS256 = jwt.encode(claims_for(), RSA_KEY, algorithm="RS256")
         (sign_jwt(APP_SECRET, ALICE.id), "Bearer <jwt>"),
         ("Bearer " + sign_jwt("the-wrong-secret-0123456789abcdef0123", ALICE.id), SECRET_HINT),
         ("Bearer " + hs256_with_empty_key(claims_for()), SECRET_HINT),  # an install dialog left empty signs with an empty key
-        ("Bearer " + jwt.encode(claims_for(exp=int(time.time()) - 60), APP_SECRET, algorithm="HS256"), "expired"),
+        ("Bearer " + jwt.encode(claims_for(exp=int(time.time()) - 600), APP_SECRET, algorithm="HS256"), "expired"),
         ("Bearer " + unsigned_token(claims_for()), "HS256"),
         ("Bearer " + HS512, "HS256"),
         ("Bearer " + RS256, "HS256"),
@@ -181,3 +183,16 @@ def test_every_call_route_requires_the_jwt(client, path, requests_mock):
 @pytest.mark.parametrize("path", ["/manifest.json", "/static/icon.png", "/"])
 def test_manifest_static_and_home_need_no_jwt(client, path):
     assert client.get(path).status_code == 200
+
+
+def test_a_refusal_for_time_logs_how_far_the_clocks_differ(plugin, caplog):
+    # A Mattermost server whose clock runs 10 minutes ahead: every call is refused, and the admin reads why.
+    ahead = "Bearer " + sign_jwt(APP_SECRET, ALICE.id, now=time.time() + 600)
+    with caplog.at_level(logging.WARNING):
+        assert post(plugin, ahead)["type"] == "error"
+    said = [m for r in caplog.records if (m := re.search(r"clock is about (\d+) s ahead of the app's", r.getMessage()))]
+    assert said and abs(int(said[0].group(1)) - 600) <= 2, caplog.text
+
+
+def test_a_clock_11_seconds_ahead_is_not_refused(plugin):
+    assert post(plugin, "Bearer " + sign_jwt(APP_SECRET, ALICE.id, now=time.time() + 11))["type"] == "ok"

@@ -89,7 +89,17 @@ def test_an_unknown_error_gets_the_generic_sentence():
 
 
 # Keys built from a reason or an operation code at run time: `f"jwt.{exc.reason}"` and the like.
-DYNAMIC_FAMILIES = ("jwt.", "call.", "mattermost.", "mattermost_operation.", "provider.", "provider_operation.", "disconnect.")
+DYNAMIC_FAMILIES = (
+    "jwt.",
+    "call.",
+    "mattermost.",
+    "mattermost_operation.",
+    "provider.",
+    "provider_operation.",
+    "disconnect.",
+    "binding.needs_",
+    "permission.",
+)
 
 
 @pytest.mark.parametrize("key", sorted(messages.EN))
@@ -127,3 +137,53 @@ def test_a_translation_is_a_catalogue_and_no_handler_changes(plugin, monkeypatch
     assert lines[0] == f"**{CMD}** relie votre compte {PROVIDER} à Mattermost."
     assert lines[1].startswith(f"- `{CMD} ")  # a sentence the catalogue lacks falls back to English
     assert plugin.call(paths.HELP, HELP_EXPAND)["text"].startswith(f"**{CMD}** connects your {PROVIDER} account")
+
+
+# -- where each sentence is shown ----------------------------------------------------------------------------------
+
+# What markdown would show literally in a plain label: code spans, emphasis, links.
+MARKUP = re.compile(r"`|\*|\[[^\]]*\]\(|(?<![\w/])_\w")
+
+
+class _Any(dict):
+    """Fills any placeholder with a plain word."""
+
+    def __missing__(self, key: str) -> str:
+        return "word"
+
+
+@pytest.mark.parametrize("key", sorted(set(messages.EN) - messages.MARKDOWN))
+def test_every_sentence_shown_as_plain_text_has_no_markdown(key):
+    # The web client shows an error answer as a plain label and the plugin's OAuth2 pages are text/plain: markdown
+    # there shows raw. Only the sentences in messages.MARKDOWN (ok texts, direct messages, form help) may use it.
+    sentence = messages.EN[key].format_map(_Any({**messages._DEFAULTS}))
+    assert not MARKUP.search(sentence), f"{key}: {sentence}"
+
+
+def test_every_failure_is_worded_in_plain_text():
+    # Every reason code each package raises, as `failure` words it for an error answer.
+    failures: list[Exception] = [JWTRejected(r) for r in raised("JWTRejected")]
+    failures += [TokenUnavailable(r) for r in raised("TokenUnavailable")]
+    failures += [ProviderError(r, "list_events", "CODE") for r in raised("ProviderError")]
+    failures += [MattermostError(r, "store_oauth2_user") for r in raised("MattermostError")]
+    assert len(failures) > 20
+    for exc in failures:
+        assert not MARKUP.search(messages.failure(exc)), messages.failure(exc)
+
+
+@pytest.mark.parametrize("label", [c.label for c in __import__("commands").COMMANDS])
+def test_every_command_answers_in_the_users_locale(plugin, monkeypatch, label, connect_user):
+    # Each command's expand brings the user's locale (the plugin falls back to the server's when acting_user is
+    # expanded at "id" only): a user whose locale is "fr" reads the French catalogue, whatever the command answers.
+    from commands import COMMANDS
+    from mattermost_apps.testing import User
+    from tests.conftest import ADMIN
+
+    french_catalogue = {key: "FR " + sentence for key, sentence in messages.EN.items()}
+    monkeypatch.setitem(messages.CATALOGUES, "fr", french_catalogue)
+    command = next(c for c in COMMANDS if c.label == label)
+    french = User(**{**ADMIN.__dict__, "locale": "fr"})
+    plugin.tokens[french.id] = plugin.tokens[ADMIN.id]
+    answer = plugin.call(command.path, command.expand, user=french)  # not configured, not connected: a sentence each
+    said = answer.get("text") or answer.get("form", {}).get("title", "")
+    assert said.startswith("FR ") or "\nFR " in said or said.startswith("**FR"), answer

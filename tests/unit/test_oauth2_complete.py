@@ -13,9 +13,10 @@ import jwt
 import pytest
 import requests
 
+from commands import COMMANDS
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
-from provider import Identity, pkce
+from provider import Identity, Provider, pkce
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
@@ -27,6 +28,7 @@ from tests.conftest import (
     REVOKE_URL,
     TOKEN_URL,
     USERINFO_URL,
+    make_settings,
     paths,
 )
 from tests.names import APP_ID, CMD, PROVIDER
@@ -42,7 +44,8 @@ TOKEN_ANSWER = {
     "access_token": ACCESS_TOKEN,
     "refresh_token": REFRESH_TOKEN,
     "expires_in": 3599,
-    "scope": "openid https://scopes.example.test/auth/userinfo.email https://scopes.example.test/auth/calendar.readonly",
+    # Every scope the commands need, the sign-in scopes spelt as the provider's token answer spells them.
+    "scope": " ".join(["openid", *Provider.scope_aliases, *(scope for command in COMMANDS for scope in command.scopes)]),
     "token_type": "Bearer",
     "id_token": ID_TOKEN,
 }
@@ -282,7 +285,7 @@ def test_provider_error_is_an_error_and_nothing_is_exchanged_or_stored(
 def test_missing_code_or_state_is_an_error_and_nothing_is_stored(configured, requests_mock, values):
     result = complete(configured, **values)
     assert result["type"] == "error"
-    assert f"`{CMD} connect`" in result["text"] and "not connected" in result["text"]
+    assert f"{CMD} connect" in result["text"] and "not connected" in result["text"]
     assert requests_mock.request_history == []
 
 
@@ -300,11 +303,11 @@ def test_not_configured_is_an_error_and_nothing_is_exchanged(plugin, requests_mo
     [
         (
             {"status_code": 400, "json": {"error": "invalid_grant", "error_description": "Bad Request"}, "headers": JSON},
-            f"{PROVIDER} did not accept the grant (it expired, was revoked or was already used): run `{CMD} connect` again.",
+            f"{PROVIDER} did not accept the grant (it expired, was revoked or was already used): run {CMD} connect again.",
         ),
         (
             {"status_code": 401, "json": {"error": "invalid_client", "error_description": "Unauthorized"}, "headers": JSON},
-            f"{PROVIDER} rejected the app's OAuth2 client ID or secret: ask a system admin to check `{CMD} configure`.",
+            f"{PROVIDER} rejected the app's OAuth2 client ID or secret: ask a system admin to check {CMD} configure.",
         ),
         (
             {"status_code": 400, "json": {"error": "redirect_uri_mismatch"}, "headers": JSON},
@@ -369,7 +372,7 @@ def test_failed_exchange_is_one_clear_sentence_and_nothing_is_stored(configured,
     [
         (
             {"status_code": 401, "json": {"error": "invalid_token"}},
-            f"{PROVIDER} did not accept your access token: run `{CMD} connect` again. Your {PROVIDER} account was not connected.",
+            f"{PROVIDER} did not accept your access token: run {CMD} connect again. Your {PROVIDER} account was not connected.",
         ),
         (
             {"status_code": 500, "text": "boom"},
@@ -512,3 +515,81 @@ def test_an_id_token_that_fails_its_checks_falls_back_to_userinfo(
     assert upstream.userinfo.call_count == 1
     record = cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id)
     assert record.identity.name == "From Userinfo"
+
+
+@pytest.mark.parametrize("settings", [make_settings(oauth2_issuer=Provider.issuer)], ids=["the provider's own issuer"])
+def test_the_id_token_issuer_without_a_scheme_is_accepted(configured, requests_mock, upstream, mattermost, cipher):
+    # The provider writes either spelling in its ID tokens (OpenID Connect Core 3.1.3.7); the other spelling is
+    # accepted when the issuer is the provider's own, not one an admin configured.
+    (alias,) = Provider.issuer_aliases
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token(iss=alias)})
+    assert complete(configured) == {"type": "ok"}
+    assert upstream.userinfo.call_count == 0
+
+
+# -- granular consent: what the user allowed -------------------------------------------------------------------
+
+
+def dm_text(mattermost) -> str:
+    return json.loads(mattermost.posts.last_request.body)["message"]
+
+
+def test_a_grant_without_a_commands_scope_connects_and_the_dm_says_what_is_missing(
+    configured, requests_mock, upstream, mattermost, cipher
+):
+    # The user unticked calendar access: identity works, so the connection is made, and the DM names the permission
+    # not allowed, the command it stops, and how to allow it.
+    unticked = " ".join(["openid", *Provider.scope_aliases])  # the sign-in scopes, as the token answer spells them
+    requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": unticked})
+    assert complete(configured) == {"type": "ok"}
+    assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).scope == unticked
+    events = f"`/{paths.COMMAND} events`"
+    assert f"You did not allow the app to {messages.text('permission.events')}, so {events} cannot work yet" in dm_text(
+        mattermost
+    )
+    assert f"run `/{paths.COMMAND} connect` again and tick that box" in dm_text(mattermost)
+    assert f"Try {events}" not in dm_text(mattermost)  # not offered while it cannot work
+
+
+def test_a_full_grant_says_nothing_is_missing(configured, upstream, mattermost):
+    complete(configured)
+    assert "did not allow" not in dm_text(mattermost) and f"Try `/{paths.COMMAND} events`" in dm_text(mattermost)
+
+
+# -- switching accounts: the previous grant is revoked once the new record is safe, and only for another account ------------
+
+
+def test_reconnecting_as_another_account_revokes_the_previous_grant_after_storing(
+    configured, requests_mock, upstream, mattermost, connect_user
+):
+    connect_user(ALICE, refresh_token="1//previous-account", identity=Identity(sub="1999", email="other@gmail.com", name="O"))
+    assert complete(configured) == {"type": "ok"}
+    assert [parse_qs(r.body) for r in upstream.revoke.request_history] == [{"token": ["1//previous-account"]}]
+    urls = [r.url for r in requests_mock.request_history if r.method == "POST"]
+    assert urls.index(OAUTH2_USER_URL) < urls.index(REVOKE_URL)
+    assert "other@gmail.com" in dm_text(mattermost) and "**alice@gmail.com**" in dm_text(mattermost)
+
+
+def test_reconnecting_as_the_same_account_revokes_nothing(configured, upstream, mattermost, connect_user):
+    # A provider may revoke per user and client (the shipped one does): revoking the old token would end the new
+    # grant too.
+    connect_user(
+        ALICE, refresh_token="1//same-account", identity=Identity(sub=USERINFO["sub"], email="alice@gmail.com", name="A")
+    )
+    assert complete(configured) == {"type": "ok"}
+    assert upstream.revoke.call_count == 0
+
+
+def test_a_failed_store_of_the_same_account_revokes_nothing(configured, requests_mock, upstream, connect_user):
+    # The stored record is of the same account: revoking the new grant would end the stored one too.
+    connect_user(ALICE, identity=Identity(sub=USERINFO["sub"], email="alice@gmail.com", name="A"))
+    requests_mock.post(OAUTH2_USER_URL, status_code=401, json={"message": "no"})
+    assert complete(configured)["type"] == "error"
+    assert upstream.revoke.call_count == 0
+
+
+def test_a_failed_store_of_another_account_revokes_the_new_grant_only(configured, requests_mock, upstream, connect_user):
+    connect_user(ALICE, refresh_token="1//kept", identity=Identity(sub="1999", email="other@gmail.com", name="O"))
+    requests_mock.post(OAUTH2_USER_URL, status_code=401, json={"message": "no"})
+    assert complete(configured)["type"] == "error"
+    assert [parse_qs(r.body) for r in upstream.revoke.request_history] == [{"token": [REFRESH_TOKEN]}]

@@ -135,7 +135,7 @@ def test_not_configured_is_an_error_naming_configure(plugin, requests_mock, oaut
     plugin.installed.oauth2_app = oauth2_app
     result = connect(plugin)
     assert result == {"type": "error", "text": messages.text("not_configured")}
-    assert f"`{CMD} configure`" in result["text"]
+    assert f"{CMD} configure" in result["text"]
 
 
 @pytest.mark.parametrize(

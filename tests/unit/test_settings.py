@@ -43,6 +43,13 @@ def test_defaults_are_the_providers_and_localhost(env):
     assert settings.provider_urls_are_insecure is False
 
 
+def test_root_url_follows_port_when_unset(env):
+    # `PORT=18080 make run` must not advertise http://localhost:8080 to Mattermost.
+    assert Settings.from_env({**env, "APP_SECRET": "s" * 32, "PORT": "18080"}).root_url == "http://localhost:18080"
+    explicit = {**env, "APP_SECRET": "s" * 32, "PORT": "18080", "ROOT_URL": "http://app.internal:8080"}
+    assert Settings.from_env(explicit).root_url == "http://app.internal:8080"
+
+
 def test_every_variable_is_read(env):
     settings = Settings.from_env(
         {

@@ -7,6 +7,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
+from provider import Provider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -47,7 +48,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     query = parse_qs(url.query)
     assert query["state"] == [STATE]
     assert query["client_id"] == [CLIENT_ID]
-    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
+    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent select_account"]
     assert query["code_challenge_method"] == ["S256"]
 
     requests_mock.post(
@@ -56,7 +57,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
             "access_token": "ya29.first",
             "refresh_token": "1//refresh",
             "expires_in": 3599,
-            "scope": "openid https://scopes.example.test/auth/userinfo.email",
+            "scope": " ".join(Provider.scopes),
             "token_type": "Bearer",
         },
     )

@@ -112,7 +112,7 @@ class CallRouter:
             if isinstance(exc, RequestEntityTooLarge):
                 exc = CallTooLarge(max_body)
             if isinstance(exc, JWTRejected):
-                log.warning("refused %s %s: %s", request.method, request.path, exc.reason)
+                log.warning("refused %s %s: %s", request.method, request.path, exc)
             elif isinstance(exc, BadCallRequest | CallTooLarge):
                 log.info("bad call request on %s: %s", request.path, exc)
             else:

@@ -322,3 +322,14 @@ def test_marshal_call_response_keeps_a_fields_value() -> None:
     response = decode_call_response(b'{"type": "form", "form": {"fields": [{"name": "field1", "value": "value1"}]}}')
     field = response["form"]["fields"][0]
     assert (field["name"], field["value"]) == ("field1", "value1")
+
+
+def test_the_locale_of_an_acting_user_expanded_at_id_is_the_servers() -> None:
+    # `expandLocale` reads the expanded acting user, which level "id" strips to its id: no locale, so the server's
+    # default; at "summary" the user's own; with no acting user expanded, the user read by id.
+    def locale(expand: dict[str, str]) -> str:
+        return build_call_request(APP, {"path": "/x", "expand": expand}, acting_user=ACTING_USER)["context"]["locale"]
+
+    assert locale({"acting_user": "id", "locale": "all"}) == "en"
+    assert locale({"acting_user": "summary", "locale": "all"}) == "test locale"
+    assert locale({"locale": "all"}) == "test locale"

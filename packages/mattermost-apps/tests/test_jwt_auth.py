@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import jwt
 import pytest
 
 from mattermost_apps import JWTRejected, verify_call_jwt
-from mattermost_apps.jwt_auth import check_acting_user
+from mattermost_apps.jwt_auth import CLOCK_SKEW_SECONDS, check_acting_user
 from mattermost_apps.testing import sign_jwt
 
 SECRET = "a-secret-of-at-least-64-bytes-so-that-hs512-is-not-weak-either-0123456789"
@@ -58,7 +59,7 @@ def test_the_scheme_is_case_insensitive():
         ("Bearer " + hs({"exp": in_15_minutes(), "nbf": 9999999999}), "malformed"),
         ("Bearer " + hs({"exp": 253402300799}), "exp_too_far"),
         # Signed when the test runs: at collection, the margin it tests would shrink by however long the suite ran first.
-        (lambda: "Bearer " + hs({"exp": int(time.time()) + 15 * 60 + 60}), "exp_too_far"),
+        (lambda: "Bearer " + hs({"exp": int(time.time()) + 15 * 60 + 180}), "exp_too_far"),
     ],
     ids=[
         "no header",
@@ -76,7 +77,7 @@ def test_the_scheme_is_case_insensitive():
         "acting_user_id not a string",
         "not yet valid",
         "exp in the year 9999",
-        "a minute longer than the plugin signs",
+        "three minutes longer than the plugin signs",
     ],
 )
 def test_each_refusal_has_its_reason(header, reason):
@@ -87,9 +88,36 @@ def test_each_refusal_has_its_reason(header, reason):
     assert raised.value.reason == reason
 
 
-def test_a_leeway_over_30_seconds_is_refused():
+def test_a_leeway_over_the_clock_skew_is_refused():
     with pytest.raises(ValueError, match="leeway"):
-        verify_call_jwt("Bearer " + sign_jwt(SECRET), SECRET, leeway=31)
+        verify_call_jwt("Bearer " + sign_jwt(SECRET), SECRET, leeway=CLOCK_SKEW_SECONDS + 1)
+
+
+@pytest.mark.parametrize("offset", [11, 60, CLOCK_SKEW_SECONDS - 5, -(CLOCK_SKEW_SECONDS - 5)], ids=str)
+def test_a_mattermost_clock_off_by_up_to_two_minutes_either_way_is_accepted(offset):
+    # The plugin signs exp = its now + 15 min; a server whose clock runs `offset` s ahead of the app's signs a token
+    # that looks `offset` s longer-lived (negative: it looks as if it was signed earlier).
+    assert CLOCK_SKEW_SECONDS >= 120
+    assert verify_call_jwt("Bearer " + sign_jwt(SECRET, USER_ID, now=time.time() + offset), SECRET)["acting_user_id"] == USER_ID
+
+
+def test_a_token_that_expired_within_the_skew_is_accepted():
+    assert verify_call_jwt("Bearer " + hs({"exp": int(time.time()) - (CLOCK_SKEW_SECONDS - 10)}), SECRET)
+
+
+@pytest.mark.parametrize(
+    ("clock_offset", "reason", "words"),
+    [(600, "exp_too_far", "ahead of"), (-1100, "expired", "behind")],
+    ids=["ahead by 10 minutes", "behind by 18 minutes"],
+)
+def test_a_refusal_for_time_says_how_far_the_clocks_differ(clock_offset, reason, words):
+    # What the log line says: a token signed for the plugin's 15 minutes by a clock `clock_offset` s off the app's.
+    token = sign_jwt(SECRET, USER_ID, now=time.time() + clock_offset)
+    with pytest.raises(JWTRejected) as raised:
+        verify_call_jwt("Bearer " + token, SECRET)
+    assert raised.value.reason == reason
+    said = re.search(r"clock is about (\d+) s (ahead of|behind)", str(raised.value))
+    assert said and said.group(2) == words and abs(int(said.group(1)) - abs(clock_offset)) <= 2, str(raised.value)
 
 
 def test_the_leeway_is_bounded():

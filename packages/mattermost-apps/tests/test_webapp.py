@@ -22,6 +22,11 @@ from mattermost_apps.testing.emulator.web import render_markdown
         ('[q](http://x.test/"onmouseover=x)', '<a href="http://x.test/&quot;onmouseover=x">q</a>'),
         ("**bold** and `co**de**`", "<strong>bold</strong> and <code>co**de**</code>"),
         ("one\ntwo", "one<br>\ntwo"),
+        (
+            "of type *Web application* at https://x.test/a.",
+            'of type <em>Web application</em> at <a href="https://x.test/a">https://x.test/a</a>.',
+        ),
+        ("[x](https://x.test/b) and a*b*c, 2 * 3 * 4", '<a href="https://x.test/b">x</a> and a*b*c, 2 * 3 * 4'),
         ("Events:\n- a\n- b\nend", "Events:<br>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>\nend"),
     ],
 )

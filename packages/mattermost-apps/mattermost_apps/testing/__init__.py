@@ -373,7 +373,12 @@ def build_call_request(
                     found = {"id": object_id, "team_id": ua.get("team_id", "")} if key == "channel" else {"id": object_id}
                 expanded[key] = _strip(key, found, level)
             elif key == "locale":
-                expanded[key] = (acting_user.locale if acting_user else "") or "en"
+                # `expandLocale`: the expanded acting user's locale, as stripped (at level "id" it has none, and the
+                # server's default is used); with no acting user expanded, the user's own, read by id.
+                if "acting_user" in expanded:
+                    expanded[key] = expanded["acting_user"].get("locale") or "en"
+                else:
+                    expanded[key] = (acting_user.locale if acting_user else "") or "en"
             elif key in ("post", "root_post"):
                 post_id = ua.get("post_id" if key == "post" else "root_post_id", "")
                 if not post_id:

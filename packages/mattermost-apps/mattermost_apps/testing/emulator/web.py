@@ -21,8 +21,10 @@ from .plugin import SUCCESS_PAGE, HTTPError, Plugin, clean_url, not_installed, u
 from .rest import current_session, text_error
 
 COOKIE = "MMAUTHTOKEN"
-_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
+# A markdown link, or a bare URL (the web client links those too), in one pass so a link is never linked twice.
+_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)|(https?://[^\s<]*[^\s<.,:;!?)\]])")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<![*\w])\*(?![*\s])([^*\n]+?)(?<![*\s])\*(?![*\w])")
 _CODE = re.compile(r"(`[^`\n]*`)")
 
 _PAGE = """<!doctype html>
@@ -37,7 +39,7 @@ label{{display:block;margin-top:.5em}} .post{{border-bottom:1px solid #eee;paddi
 
 
 def render_markdown(text: str) -> str:
-    """Escape HTML first, then links, **bold**, `code`, `- ` list items and newlines."""
+    """Escape HTML first, then links (bare URLs too), **bold**, *italic*, `code`, `- ` list items and newlines."""
     out: list[str] = []
     in_list = False
     for line in html.escape(text).split("\n"):
@@ -59,11 +61,13 @@ def _inline(escaped: str) -> str:
         if index % 2:
             parts[index] = f"<code>{part[1:-1]}</code>"
         else:
-            parts[index] = _BOLD.sub(r"<strong>\1</strong>", _LINK.sub(_link, part))
+            parts[index] = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", _LINK.sub(_link, part)))
     return "".join(parts)
 
 
 def _link(match: re.Match[str]) -> str:
+    if match.group(3):
+        return f'<a href="{match.group(3)}">{match.group(3)}</a>'
     label, url = match.group(1), match.group(2)
     if not url.startswith(("http://", "https://", "/")):
         return match.group(0)
@@ -86,15 +90,22 @@ def render_response(response: dict[str, Any]) -> str:
     return f'<div id="response">{render_markdown(str(response.get("text") or ""))}</div>'
 
 
-def render_form(form: dict[str, Any], error: str = "") -> str:
+def render_form(form: dict[str, Any], error: str = "", *, typed: Any = None, field_errors: dict[str, Any] | None = None) -> str:
+    """The modal: `header` and each field's `description` as markdown, as the web client shows them. After a refused
+    submit, `typed` (the posted form) keeps what the user typed, passwords aside, and `field_errors` go under their
+    fields, while `error` shows above the buttons."""
     rows: list[str] = []
     for field in form.get("fields") or []:
         name = html.escape(field["name"])
         label = html.escape(str(field.get("modal_label") or field.get("label") or field["name"]))
         value = field.get("value")
+        if typed is not None and field.get("type", "text") != "markdown":
+            value = typed.get(field["name"]) if field.get("type") != "bool" else typed.get(field["name"]) == "true"
         required = " required" if field.get("is_required") else ""
         description = field.get("description")
         hint = f"<small>{render_markdown(str(description))}</small>" if description else ""
+        if field_error := (field_errors or {}).get(field["name"]):
+            hint += f'<div class="error field-error">{render_markdown(str(field_error))}</div>'
         kind = field.get("type", "text")
         if kind == "markdown":
             rows.append(f'<div class="markdown">{render_markdown(str(description or value or ""))}</div>')
@@ -127,11 +138,11 @@ def render_form(form: dict[str, Any], error: str = "") -> str:
             )
     title = html.escape(str(form.get("title") or "Form"))
     header = f'<div class="header">{render_markdown(str(form["header"]))}</div>' if form.get("header") else ""
-    problem = f'<div class="error">{html.escape(error)}</div>' if error else ""
+    problem = f'<div class="error">{render_markdown(error)}</div>' if error else ""
     return (
-        f'<form id="app-form" method="post" action="/form"><h2>{title}</h2>{header}{problem}'
+        f'<form id="app-form" method="post" action="/form"><h2>{title}</h2>{header}'
         f'<input type="hidden" name="__form" value="{html.escape(json.dumps(form))}">'
-        f'{"".join(rows)}<p><button type="submit">Submit</button></p></form>'
+        f'{"".join(rows)}{problem}<p><button type="submit">Submit</button></p></form>'
     )
 
 
@@ -244,9 +255,15 @@ def webapp(plugin: Plugin) -> Blueprint:
             return home_page(user, '<div class="error">The form could not be read.</div>')
         values, problem = form_values(form, request.form)
         if problem:
-            return home_page(user, render_form(form, problem))
+            return home_page(user, render_form(form, problem, typed=request.form))
         call = form.get("submit") or form.get("source") or {}
-        return home_page(user, render_response(submit(plugin, user, call, values)))
+        response = submit(plugin, user, call, values)
+        if response.get("type") == "error":
+            # The modal stays open with what was typed: the error above the buttons, field errors under their fields.
+            errors = (response.get("data") or {}).get("errors") if isinstance(response.get("data"), dict) else None
+            text = str(response.get("text") or ("" if errors else "Error"))
+            return home_page(user, render_form(form, text, typed=request.form, field_errors=errors))
+        return home_page(user, render_response(response))
 
     @web.get("/messages")
     def messages() -> WerkzeugResponse | str:
