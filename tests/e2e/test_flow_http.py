@@ -78,7 +78,8 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     assert re.fullmatch(r"[A-Za-z0-9_-]{20}\.\w{26}", query["state"])
     assert query["redirect_uri"] == complete_url(emulator.site_url) and query["client_id"] == CLIENT_ID
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
-    assert query["prompt"] == "consent select_account" and "offline_access" in query["scope"].split()
+    assert {key: query[key] for key in Provider.authorization_params} == dict(Provider.authorization_params)
+    assert "offline_access" in query["scope"].split()
     record = configured.stored_record("alice")
     assert record is not None and record.refresh_token
     assert (record.identity.sub, record.identity.email, record.identity.name) == ("alice", "alice@example.test", "Alice Test")

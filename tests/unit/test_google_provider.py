@@ -5,12 +5,15 @@ the app or switching provider leaves them as they are (a switch deletes this fil
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 
-from provider import ProviderError, calendar
+from provider import ProviderError, TokenGrant, calendar
 from provider.google import Google
 
 
@@ -59,6 +62,28 @@ def test_events_are_read_from_the_google_calendar_api():
     assert calendar.API_URL == "https://www.googleapis.com/calendar/v3"
 
 
+def test_both_of_googles_issuer_spellings_are_accepted_in_an_id_token(requests_mock):
+    # Google writes `iss` with and without the scheme (OpenID Connect Core 3.1.3.7); both are its own.
+    assert Google.issuer_aliases == ("accounts.google.com",)
+    for iss in ("https://accounts.google.com", "accounts.google.com"):
+        claims = {"iss": iss, "aud": "id", "exp": int(time.time()) + 600, "sub": "1087", "email": "a@gmail.com"}
+        grant = TokenGrant("ya29.a", None, None, "openid", "Bearer", jwt.encode(claims, "a-key-nobody-checks-0123456789abcdef"))
+        assert google().identity(grant, client_id="id").sub == "1087"
+    assert requests_mock.request_history == []  # no userinfo round trip: the ID token was used
+
+
+GRANTED = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile"
+
+
+def test_googles_url_spellings_of_the_sign_in_scopes_are_read_as_the_scopes_asked_for():
+    # Google's token answer says `https://www.googleapis.com/auth/userinfo.email` for `email`, and so on.
+    everything = f"{GRANTED} https://www.googleapis.com/auth/calendar.readonly"
+    assert google().granted_scopes(everything) == frozenset(Google.scopes)
+    assert google().missing_scopes(everything, [calendar.CALENDAR_SCOPE]) == ()
+    # The user unticked calendar access on Google's consent screen.
+    assert google().missing_scopes(GRANTED, [calendar.CALENDAR_SCOPE]) == (calendar.CALENDAR_SCOPE,)
+
+
 def googles_403(reason: str, detail: str, **headers: str) -> dict:
     """A 403 as Google's APIs answer it: the reason in `errors[]` and again in `details[]`."""
     return {
@@ -96,3 +121,11 @@ def test_googles_403_answers_say_whether_a_scope_is_missing_or_the_api_is_off(re
     with pytest.raises(ProviderError) as raised:
         google().get_json(calendar.API_URL + "/calendars/primary/events", "ya29.a", operation="list_events")
     assert raised.value.reason == reason
+
+
+def test_the_calendar_api_is_asked_for_default_events_only(requests_mock):
+    # Without eventTypes, working-location, out-of-office, focus-time, birthday and from-Gmail entries crowd the
+    # user's events out of the first five.
+    api = requests_mock.get(calendar.API_URL + "/calendars/primary/events", json={"items": []})
+    calendar.GoogleCalendar(google(), calendar.API_URL).upcoming_events("ya29.a", now=datetime.now(UTC), time_zone=None)
+    assert parse_qs(urlsplit(api.last_request.url).query)["eventTypes"] == ["default"]

@@ -48,7 +48,9 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     query = parse_qs(url.query)
     assert query["state"] == [STATE]
     assert query["client_id"] == [CLIENT_ID]
-    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent select_account"]
+    assert {key: query[key] for key in Provider.authorization_params} == {
+        key: [value] for key, value in Provider.authorization_params.items()
+    }  # the provider's own parameters; the provider's tests check their values
     assert query["code_challenge_method"] == ["S256"]
 
     requests_mock.post(
