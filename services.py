@@ -45,9 +45,9 @@ class Services:
             timeout=settings.http_timeout,
         )
         mattermost = ClientFactory(http, settings.http_timeout, settings.mattermost_site_url)
-        # A holder keeps the lock for its call at most; a Redis lock outlives that (and two HTTP timeouts), then expires.
+        # A holder keeps the lock for its call at most: a Redis key expires by then.
         lock: RefreshLock = (
-            RedisLock(settings.redis_url, ttl=settings.call_deadline + settings.http_timeout)
+            RedisLock(settings.redis_url, ttl=settings.call_deadline, timeout=min(settings.http_timeout, 2.0))
             if settings.redis_url
             else HostLock()
         )

@@ -54,7 +54,8 @@ class Settings:
     oauth2_revoke_url: str = Provider.revoke_url
     oauth2_userinfo_url: str = Provider.userinfo_url
     oauth2_issuer: str = Provider.issuer
-    oauth2_rotates_refresh_tokens: bool = Provider.rotates_refresh_tokens
+    # None: as the provider class says (Provider.rotates_refresh_tokens).
+    oauth2_rotates_refresh_tokens: bool | None = None
     oauth2_scopes: tuple[str, ...] = Provider.scopes
     google_api_url: str = calendar.API_URL
     # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
@@ -76,6 +77,11 @@ class Settings:
             _require_http_url("OAUTH2_REVOKE_URL", self.oauth2_revoke_url)
         if self.mattermost_site_url is not None:
             _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
+        if self.oauth2_rotates_refresh_tokens is False and Provider.rotates_refresh_tokens:
+            raise SettingsError(
+                f"OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts the {Provider.name} provider class, which says its refresh "
+                "tokens rotate (a replayed one revokes the grant): unset it, or set rotates_refresh_tokens on the class."
+            )
         if not self.oauth2_scopes:
             raise SettingsError("OAUTH2_SCOPES must name at least one scope.")
         for key in self.token_encryption_keys:
@@ -168,7 +174,7 @@ class Settings:
             "oauth2_revoke_url": get("OAUTH2_REVOKE_URL") or Provider.revoke_url,
             "oauth2_userinfo_url": get("OAUTH2_USERINFO_URL") or Provider.userinfo_url,
             "oauth2_issuer": get("OAUTH2_ISSUER") or Provider.issuer,
-            "oauth2_rotates_refresh_tokens": _boolean(env, "OAUTH2_ROTATES_REFRESH_TOKENS", Provider.rotates_refresh_tokens),
+            "oauth2_rotates_refresh_tokens": _boolean(env, "OAUTH2_ROTATES_REFRESH_TOKENS", None),
             "oauth2_scopes": scopes,
             "google_api_url": get("GOOGLE_API_URL") or calendar.API_URL,
             "token_encryption_keys": keys,
@@ -236,7 +242,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number of seconds, not {text!r}.") from None
 
 
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _boolean(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
     text = env.get(name, "").strip().lower()
     if not text:
         return default

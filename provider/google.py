@@ -24,5 +24,7 @@ class Google(OAuth2Provider):
     # Google returns a refresh token only with access_type=offline, and again on a later connect only with
     # prompt=consent; include_granted_scopes keeps what the user granted before.
     authorization_params = MappingProxyType({"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"})
+    # Google answers a refresh without a new refresh token: the one it gave stays valid.
+    rotates_refresh_tokens = False
     console_url = "https://console.cloud.google.com/apis/credentials"
     manage_access_url = "https://myaccount.google.com/permissions"
