@@ -278,12 +278,13 @@ def start_app(
     log_dir: Path,
     name: str = "app",
     workers: int = 1,
+    wsgi_app: str = "app:app",
 ) -> ManagedProcess:
     argv = [
         sys.executable,
         "-m",
         "gunicorn",
-        "app:app",
+        wsgi_app,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -138,12 +138,16 @@ class Race:
         return {**env, **extra}
 
     @contextlib.contextmanager
-    def apps(self, name: str, envs: Sequence[Mapping[str, str]], *, workers: int = 1) -> Iterator[list[ManagedProcess]]:
+    def apps(
+        self, name: str, envs: Sequence[Mapping[str, str]], *, workers: int = 1, wsgi_app: str = "app:app"
+    ) -> Iterator[list[ManagedProcess]]:
         """One gunicorn per env (its PORT), started together; the emulator's calls go to the first."""
         started: list[ManagedProcess] = []
         try:
             for i, env in enumerate(envs):
-                process = start_app(int(env["PORT"]), env=env, log_dir=self.log_dir, name=f"{name}-{i + 1}", workers=workers)
+                process = start_app(
+                    int(env["PORT"]), env=env, log_dir=self.log_dir, name=f"{name}-{i + 1}", workers=workers, wsgi_app=wsgi_app
+                )
                 started.append(process)
                 RUNNING.append(process)
             for process in started:

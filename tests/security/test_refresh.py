@@ -163,7 +163,8 @@ def test_two_replicas_racing_for_one_user_both_succeed_without_a_replay(rig):
 
 def test_without_the_lock_the_race_revokes_the_grant(rig, monkeypatch):
     """The control: the same race with the refresh lock taken away loses the grant, so the tests above fail without it."""
-    monkeypatch.setattr(HostLock, "hold", lambda self, key, *, timeout: contextlib.nullcontext(SimpleNamespace(check=lambda: None)))
+    no_lease = SimpleNamespace(check=lambda: None)
+    monkeypatch.setattr(HostLock, "hold", lambda self, key, *, timeout: contextlib.nullcontext(no_lease))
     one, two = rig.instance(), rig.instance()
     rig.connect(one, expires_in=-5)
     first, second = rig.info_request(one), rig.info_request(two)
