@@ -28,6 +28,7 @@ from provider import Provider, calendar
 log = logging.getLogger(__name__)
 
 DEFAULT_APP_SECRET_FILE = Path(__file__).resolve().parent / "instance" / "app_secret"
+SITE_URL_FILE_NAME = "mattermost_site_url"  # beside APP_SECRET_FILE
 # The plugin gives a call 30 s: everything the app sends for one call must be done well before.
 PLUGIN_CALL_TIMEOUT = 30.0
 
@@ -49,6 +50,9 @@ class Settings:
     port: int = 8080
     root_url: str = "http://localhost:8080"
     mattermost_site_url: str | None = None
+    # Without MATTERMOST_SITE_URL: where the Mattermost the app's install named is kept (beside the generated
+    # APP_SECRET). None: kept in memory only (tests).
+    site_url_file: Path | None = None
     oauth2_authorize_url: str = Provider.authorize_url
     oauth2_token_url: str = Provider.token_url
     oauth2_revoke_url: str = Provider.revoke_url
@@ -148,8 +152,9 @@ class Settings:
             notices.append(
                 (
                     logging.INFO,
-                    "MATTERMOST_SITE_URL is not set: each process trusts the site URL of the first call that needs "
-                    "Mattermost and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
+                    "MATTERMOST_SITE_URL is not set: the app trusts the Mattermost its install named, kept in "
+                    f"{self.site_url_file}, and refuses calls naming another; set MATTERMOST_SITE_URL to pin it "
+                    "(see SECURITY.md).",
                 )
             )
         return notices
@@ -184,8 +189,10 @@ class Settings:
             "log_level": (get("LOG_LEVEL") or "INFO").upper(),
             "log_format": (get("LOG_FORMAT") or "text").lower(),
         }
+        secret_file = Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE)
+        values["site_url_file"] = secret_file.with_name(SITE_URL_FILE_NAME)
         cls(app_secret="checked-below", **values)  # noqa: S106 - a placeholder, to check the rest first
-        secret = get("APP_SECRET") or load_or_create_app_secret(Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE))
+        secret = get("APP_SECRET") or load_or_create_app_secret(secret_file)
         return cls(app_secret=secret, **values)
 
 

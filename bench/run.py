@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             "OAUTH2_ISSUER": p.issuer,  # the `iss` of the provider stub's ID tokens
             "GOOGLE_API_URL": calendar.url + CALENDAR_PATH,
             "TOKEN_ENCRYPTION_KEY": "",  # derived from APP_SECRET, as in a default deployment
-            "MATTERMOST_SITE_URL": "",  # the site URL comes in each call's context
+            "MATTERMOST_SITE_URL": mattermost.url,  # the bench calls the app directly: there is no install to pin it
             "ROOT_URL": "http://127.0.0.1:8080",
             **extra_env,
             **extra,

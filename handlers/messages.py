@@ -50,6 +50,7 @@ EN: dict[str, str] = {
     "mattermost.too_large": "The data to {operation} is too large for Mattermost ({detail}, over the {limit}-byte limit).",
     "mattermost.missing_token": "The call carried no {detail}, so the app cannot act for you (check the call's expand).",
     "mattermost.bad_site_url": "The call names a Mattermost site URL the app cannot use, so it is refused.",
+    "mattermost.not_pinned": "The app does not know yet which Mattermost it serves: a system admin installs it again with /apps install, or sets MATTERMOST_SITE_URL.",
     "mattermost.untrusted_site_url": "The call names another Mattermost than the one this app serves, so it is refused (an admin can pin it with MATTERMOST_SITE_URL).",
     "mattermost_operation.store_oauth2_app": "store the OAuth2 client",
     "mattermost_operation.store_oauth2_user": "store your connection",

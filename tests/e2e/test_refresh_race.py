@@ -132,6 +132,7 @@ class Race:
             provider_url=self.provider.url,
             calendar_url=self.calendar_url,
             encryption_key=self.stack.encryption_key,
+            instance_dir=self.tmp / "instance",  # shared by every replica: the Mattermost the install pinned
         )
         env["OAUTH2_TOKEN_URL"] = self.gate.url + "/token"
         env["OAUTH2_ROTATES_REFRESH_TOKENS"] = "true"
