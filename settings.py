@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -111,10 +112,11 @@ class Settings:
 
     @cached_property
     def token_keys(self) -> tuple[str, ...]:
-        """The Fernet keys of the token records: TOKEN_ENCRYPTION_KEY, else one derived from APP_SECRET."""
-        if self.token_encryption_keys:
-            return self.token_encryption_keys
-        return (base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii"),)
+        """The Fernet keys of the token records, the first encrypting: TOKEN_ENCRYPTION_KEY, then the key derived from
+        APP_SECRET, which then only decrypts (the records of a deployment that had no TOKEN_ENCRYPTION_KEY stay readable,
+        and each is sealed under the new key at its next write)."""
+        derived = base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii")
+        return (*self.token_encryption_keys, derived)
 
     @cached_property
     def pkce_key(self) -> bytes:
@@ -152,9 +154,9 @@ class Settings:
             notices.append(
                 (
                     logging.INFO,
-                    "MATTERMOST_SITE_URL is not set: the app trusts the Mattermost its install named, kept in "
-                    f"{self.site_url_file}, and refuses calls naming another; set MATTERMOST_SITE_URL to pin it "
-                    "(see SECURITY.md).",
+                    "MATTERMOST_SITE_URL is not set: the app trusts the Mattermost its install named"
+                    + (f", kept in {self.site_url_file}," if self.site_url_file else "")
+                    + " and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
                 )
             )
         return notices
@@ -311,7 +313,7 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else logging.Formatter, "fmt": TEXT_FORMAT}},
+        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else TextFormatter, "fmt": TEXT_FORMAT}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
@@ -332,6 +334,22 @@ def log_config_from_env() -> dict[str, Any]:
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: what could end a log line or forge one.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(message: str) -> str:
+    """`message` with every control character written as an escape (`\\n`, `\\x00`): one log line stays one line,
+    whatever caller-controlled text it quotes."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), message)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, with the message's control characters escaped (a traceback after it keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class JSONFormatter(logging.Formatter):
@@ -343,7 +361,7 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname,
             "pid": record.process,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": escape_controls(record.getMessage()),
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -131,6 +131,7 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "connect.already": "Your {provider} account {who} is already connected. [Connect again]({url}) to switch accounts or renew access.",
     "disconnect.nothing": "Your {provider} account was not connected; nothing is stored for you now.",
     "disconnect.done": "Disconnected your {provider} account {who}.",
+    "disconnect.unreadable": "Removed your stored {provider} connection, which the app could no longer read (its keys changed), so it could not revoke the app's access at {provider}.",
     "disconnect.unconfirmed": " {provider} did not confirm the revocation.",
     "disconnect.unsupported": " {provider} offers the app no way to revoke its access.",
     "disconnect.manage": " You can remove the app at {manage_access_url}.",
