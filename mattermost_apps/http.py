@@ -153,6 +153,9 @@ def _read_answer(response: requests.Response, limit: int) -> None:
             if left is not None and left <= 0:
                 raise DeadlinePassed("the call's deadline passed while the answer was read")
             chunks.append(chunk)
+    except (DeadlinePassed, AnswerTooLarge):  # OSErrors themselves, as every requests exception
+        response.close()
+        raise
     except (Urllib3Error, OSError) as exc:
         response.close()
         raise requests.ConnectionError(type(exc).__name__) from None

@@ -327,3 +327,18 @@ def test_a_bad_value_leaves_no_generated_secret_behind(env, tmp_path):
     with pytest.raises(SettingsError):
         Settings.from_env({**env, "LOG_LEVEL": "verbose"})
     assert not (tmp_path / "instance" / "app_secret").exists()
+
+
+def test_a_setting_that_denies_the_provider_classs_rotation_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """False on a class that says its refresh tokens rotate would lose grants: one line, naming the setting. The other
+    way round (true on a class that says they do not) only costs a round trip, and is the override's use."""
+    import settings as settings_module
+
+    class Rotating(settings_module.Provider):
+        rotates_refresh_tokens = True
+
+    monkeypatch.setattr(settings_module, "Provider", Rotating)
+    with pytest.raises(SettingsError, match=r"^OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts"):
+        Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "false"})
+    assert Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "true"}).oauth2_rotates_refresh_tokens
+    assert Settings.from_env({"APP_SECRET": "s" * 32}).oauth2_rotates_refresh_tokens is None  # the class decides
