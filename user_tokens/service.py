@@ -133,7 +133,7 @@ class UserTokens:
         left = time_left()
         try:
             with self._lock.hold(user_id, timeout=LOCK_WAIT_SECONDS if left is None else max(left, 0.0)) as lease:
-                latest = self._latest(call, record)
+                latest = self._latest(call, record, lease)
                 if latest.refresh_token != record.refresh_token and not latest.is_stale(margin=self._margin):
                     return use(latest)  # refreshed by another call while this one waited
                 record = latest
@@ -152,7 +152,7 @@ class UserTokens:
             log.warning("user %s: refresh lock %s", user_id, exc.reason)
             raise TokenUnavailable("refresh_busy" if exc.reason in ("busy", "lost") else "refresh_unavailable") from None
 
-    def _latest(self, call: CallRequest, record: TokenRecord) -> TokenRecord:
+    def _latest(self, call: CallRequest, record: TokenRecord, lease: Lease) -> TokenRecord:
         """The newest record of the user, read inside the lock: a rotated record a store could not keep (parked), or,
         for a provider that rotates refresh tokens, the stored one. Either way, a refresh token another call has traded
         in is never sent. Fails (the error of the read) rather than refresh from a record it could not check."""
@@ -169,6 +169,7 @@ class UserTokens:
             replaces, kept = parked
             if stored is not None and _digest(stored.refresh_token) == replaces:
                 # Mattermost still holds the record this one replaced: store it now; the user's call goes on with it.
+                lease.check()
                 self._store(call, kept)
                 log.info("user %s: stored the refreshed record an earlier call could not store", user_id)
                 stored = kept

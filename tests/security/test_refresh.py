@@ -176,7 +176,7 @@ def test_without_the_lock_the_race_revokes_the_grant(rig, monkeypatch):
 def test_without_the_re_read_a_late_call_replays_the_traded_in_token(rig, monkeypatch):
     """The control of the late call: the lock alone does not help a call whose context is older than the store."""
     plugin = rig.instance()
-    monkeypatch.setattr(UserTokens, "_latest", lambda self, call, record: record)
+    monkeypatch.setattr(UserTokens, "_latest", lambda self, call, record, lease: record)
     rig.connect(plugin, expires_in=-5)
     first, late = rig.info_request(plugin), rig.info_request(plugin)
     assert post_call(plugin.client, rig.installed, first)["type"] == "ok"
