@@ -1,10 +1,13 @@
 """The user's token, from the call's context to a usable access token, and back to Mattermost.
 
 The record arrives in `context.oauth2.user` (expand `oauth2_user: all`), so reading it costs no round trip. A token
-about to expire is refreshed under the refresh lock, and the refreshed record is stored back (retried: it is a whole
-overwrite) while the API call that needed it runs. A provider that rotates refresh tokens gets one more round trip:
-inside the lock, the stored record is read again, so a refresh token another worker has traded in is never sent.
-Nothing is cleared on a transient fault: only a refresh token the provider refuses, and that is still the one stored.
+about to expire is refreshed under the refresh lock, and only when the result can be stored (the call carries the
+user's token and names the trusted Mattermost). The refreshed record is stored back (retried: it is a whole
+overwrite) while the API call that needed it runs. A provider that rotates refresh tokens (unless its class says it
+does not) gets one more round trip: inside the lock, the stored record is read again, so a refresh token another
+worker has traded in is never sent. A rotated record is first parked beside the lock, where the next call on any
+worker finds it if Mattermost failed to store it. Nothing is cleared on a transient fault: only a refresh token the
+provider refuses, and that is still the one stored.
 """
 
 from __future__ import annotations
