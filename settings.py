@@ -12,6 +12,7 @@ import errno
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from provider import Provider, calendar
 log = logging.getLogger(__name__)
 
 DEFAULT_APP_SECRET_FILE = Path(__file__).resolve().parent / "instance" / "app_secret"
+SITE_URL_FILE_NAME = "mattermost_site_url"  # beside APP_SECRET_FILE
 # The plugin gives a call 30 s: everything the app sends for one call must be done well before.
 PLUGIN_CALL_TIMEOUT = 30.0
 
@@ -51,12 +53,16 @@ class Settings:
     port: int = 8080
     root_url: str = "http://localhost:8080"
     mattermost_site_url: str | None = None
+    # Without MATTERMOST_SITE_URL: where the Mattermost the app's install named is kept (beside the generated
+    # APP_SECRET). None: kept in memory only (tests).
+    site_url_file: Path | None = None
     oauth2_authorize_url: str = Provider.authorize_url
     oauth2_token_url: str = Provider.token_url
     oauth2_revoke_url: str = Provider.revoke_url
     oauth2_userinfo_url: str = Provider.userinfo_url
     oauth2_issuer: str = Provider.issuer
-    oauth2_rotates_refresh_tokens: bool = Provider.rotates_refresh_tokens
+    # None: as the provider class says (Provider.rotates_refresh_tokens).
+    oauth2_rotates_refresh_tokens: bool | None = None
     oauth2_scopes: tuple[str, ...] = Provider.scopes
     google_api_url: str = calendar.API_URL
     # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
@@ -78,6 +84,11 @@ class Settings:
             _require_http_url("OAUTH2_REVOKE_URL", self.oauth2_revoke_url)
         if self.mattermost_site_url is not None:
             _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
+        if self.oauth2_rotates_refresh_tokens is False and Provider.rotates_refresh_tokens:
+            raise SettingsError(
+                f"OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts the {Provider.name} provider class, which says its refresh "
+                "tokens rotate (a replayed one revokes the grant): unset it, or set rotates_refresh_tokens on the class."
+            )
         if not self.oauth2_scopes:
             raise SettingsError("OAUTH2_SCOPES must name at least one scope.")
         for key in self.token_encryption_keys:
@@ -103,10 +114,11 @@ class Settings:
 
     @cached_property
     def token_keys(self) -> tuple[str, ...]:
-        """The Fernet keys of the token records: TOKEN_ENCRYPTION_KEY, else one derived from APP_SECRET."""
-        if self.token_encryption_keys:
-            return self.token_encryption_keys
-        return (base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii"),)
+        """The Fernet keys of the token records, the first encrypting: TOKEN_ENCRYPTION_KEY, then the key derived from
+        APP_SECRET, which then only decrypts (the records of a deployment that had no TOKEN_ENCRYPTION_KEY stay readable,
+        and each is sealed under the new key at its next write)."""
+        derived = base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii")
+        return (*self.token_encryption_keys, derived)
 
     @cached_property
     def pkce_key(self) -> bytes:
@@ -144,8 +156,9 @@ class Settings:
             notices.append(
                 (
                     logging.INFO,
-                    "MATTERMOST_SITE_URL is not set: each process trusts the site URL of the first call that needs "
-                    "Mattermost and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
+                    "MATTERMOST_SITE_URL is not set: the app trusts the Mattermost its install named"
+                    + (f", kept in {self.site_url_file}," if self.site_url_file else "")
+                    + " and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
                 )
             )
         return notices
@@ -171,7 +184,7 @@ class Settings:
             "oauth2_revoke_url": get("OAUTH2_REVOKE_URL") or Provider.revoke_url,
             "oauth2_userinfo_url": get("OAUTH2_USERINFO_URL") or Provider.userinfo_url,
             "oauth2_issuer": get("OAUTH2_ISSUER") or Provider.issuer,
-            "oauth2_rotates_refresh_tokens": _boolean(env, "OAUTH2_ROTATES_REFRESH_TOKENS", Provider.rotates_refresh_tokens),
+            "oauth2_rotates_refresh_tokens": _boolean(env, "OAUTH2_ROTATES_REFRESH_TOKENS", None),
             "oauth2_scopes": scopes,
             "google_api_url": get("GOOGLE_API_URL") or calendar.API_URL,
             "token_encryption_keys": keys,
@@ -181,8 +194,10 @@ class Settings:
             "log_level": (get("LOG_LEVEL") or "INFO").upper(),
             "log_format": (get("LOG_FORMAT") or "text").lower(),
         }
+        secret_file = Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE)
+        values["site_url_file"] = secret_file.with_name(SITE_URL_FILE_NAME)
         cls(app_secret="checked-below", **values)  # noqa: S106 - a placeholder, to check the rest first
-        secret = get("APP_SECRET") or load_or_create_app_secret(Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE))
+        secret = get("APP_SECRET") or load_or_create_app_secret(secret_file)
         return cls(app_secret=secret, **values)
 
 
@@ -254,7 +269,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number of seconds, not {text!r}.") from None
 
 
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _boolean(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
     text = env.get(name, "").strip().lower()
     if not text:
         return default
@@ -316,7 +331,7 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else logging.Formatter, "fmt": TEXT_FORMAT}},
+        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else TextFormatter, "fmt": TEXT_FORMAT}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
@@ -337,6 +352,22 @@ def log_config_from_env() -> dict[str, Any]:
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: what could end a log line or forge one.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(message: str) -> str:
+    """`message` with every control character written as an escape (`\\n`, `\\x00`): one log line stays one line,
+    whatever caller-controlled text it quotes."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), message)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, with the message's control characters escaped (a traceback after it keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class JSONFormatter(logging.Formatter):
@@ -348,7 +379,7 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname,
             "pid": record.process,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": escape_controls(record.getMessage()),
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -70,9 +70,10 @@ class OAuth2Provider:
     userinfo_url = ""
     issuer = ""
     scopes: tuple[str, ...] = ()
-    # Whether a refresh answer carries a new refresh token and spends the old one (Okta, Auth0, Keycloak can; Google
-    # does not). When it does, a refresh first re-reads the stored record inside the refresh lock.
-    rotates_refresh_tokens = False
+    # Whether a refresh answer may carry a new refresh token and spend the old one (Okta, Auth0, Keycloak can; Google
+    # does not). Then a refresh first re-reads the stored record inside the refresh lock. Assumed unless a provider's
+    # class says otherwise: wrongly assuming it costs a round trip, wrongly denying it loses grants.
+    rotates_refresh_tokens = True
     # Extra query parameters of the authorization URL.
     authorization_params: Mapping[str, str] = MappingProxyType({})
     # Where an admin registers the app as an OAuth2 client, and where a user removes its access by hand.
@@ -95,14 +96,15 @@ class OAuth2Provider:
         session: requests.Session,
         timeout: float,
         issuer: str = "",
-        rotates_refresh_tokens: bool = False,
+        rotates_refresh_tokens: bool | None = None,
     ) -> None:
         self.authorize_url = authorize_url
         self.token_url = token_url
         self.revoke_url = revoke_url
         self.userinfo_url = userinfo_url
         self.issuer = issuer
-        self.rotates_refresh_tokens = rotates_refresh_tokens
+        if rotates_refresh_tokens is not None:  # an admin's override (OAUTH2_ROTATES_REFRESH_TOKENS); else the class's
+            self.rotates_refresh_tokens = rotates_refresh_tokens
         self.scopes = tuple(scopes)
         self._session = session
         self._timeout = timeout

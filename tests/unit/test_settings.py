@@ -13,7 +13,9 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 import app as app_module
-from settings import ServerSettings, Settings, SettingsError
+from provider import Identity
+from settings import ServerSettings, Settings, SettingsError, log_config
+from user_tokens import TokenCipher, TokenRecord
 
 KEY_1 = Fernet.generate_key().decode()
 KEY_2 = Fernet.generate_key().decode()
@@ -255,8 +257,29 @@ def test_the_keys_derived_from_app_secret_never_change():
     assert settings.pkce_key.hex() == "46dbdcf5f998f98c8aa449b4ba90e6867ba20c9e60640f07c7b267b5f7d521ba"
 
 
-def test_token_encryption_key_replaces_the_derived_key():
-    assert Settings(app_secret="s" * 32, token_encryption_keys=(KEY_1, KEY_2)).token_keys == (KEY_1, KEY_2)
+def test_token_encryption_key_encrypts_and_the_derived_key_only_decrypts():
+    """Moving a default deployment to TOKEN_ENCRYPTION_KEY keeps every stored record readable: the derived key comes
+    last, so it never seals a record and each one is sealed under the new key at its next write."""
+    derived = Settings(app_secret="s" * 32).token_keys
+    keys = Settings(app_secret="s" * 32, token_encryption_keys=(KEY_1, KEY_2)).token_keys
+    assert keys == (KEY_1, KEY_2, *derived)
+    record = TokenRecord("at", "rt", None, "", "Bearer", Identity("sub", "", ""))
+    sealed = TokenCipher(derived).seal(record, user_id="u")
+    assert TokenCipher(keys).open(sealed, user_id="u") == record
+    resealed = TokenCipher(keys).seal(record, user_id="u")
+    assert TokenCipher((KEY_1,)).open(resealed, user_id="u") == record
+
+
+def test_log_lines_escape_control_characters_in_what_they_quote():
+    """A caller's text (an expand key, a site URL) in a message cannot end the line or forge another, in either format."""
+    forged = "key\n2026-01-01 00:00:00,000 WARNING [1] app: forged\x00\x7f\u2028"
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "bad expand key %s", (forged,), None)
+    for log_format in ("text", "json"):
+        config = log_config("INFO", log_format)["formatters"]["line"]
+        formatter = config["()"](fmt=config["fmt"]) if log_format == "text" else config["()"]()
+        line = formatter.format(record)
+        assert "\n" not in line and "\x00" not in line and "\x7f" not in line and "\u2028" not in line, line
+        assert "forged" in line
 
 
 def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
@@ -311,3 +334,18 @@ def test_a_bad_value_leaves_no_generated_secret_behind(env, tmp_path):
     with pytest.raises(SettingsError):
         Settings.from_env({**env, "LOG_LEVEL": "verbose"})
     assert not (tmp_path / "instance" / "app_secret").exists()
+
+
+def test_a_setting_that_denies_the_provider_classs_rotation_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """False on a class that says its refresh tokens rotate would lose grants: one line, naming the setting. The other
+    way round (true on a class that says they do not) only costs a round trip, and is the override's use."""
+    import settings as settings_module
+
+    class Rotating(settings_module.Provider):
+        rotates_refresh_tokens = True
+
+    monkeypatch.setattr(settings_module, "Provider", Rotating)
+    with pytest.raises(SettingsError, match=r"^OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts"):
+        Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "false"})
+    assert Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "true"}).oauth2_rotates_refresh_tokens
+    assert Settings.from_env({"APP_SECRET": "s" * 32}).oauth2_rotates_refresh_tokens is None  # the class decides
