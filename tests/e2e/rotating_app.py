@@ -14,4 +14,4 @@ class UndeclaredRotation(Provider):
 
 
 services.Provider = UndeclaredRotation  # type: ignore[misc]
-app = create_app(announce=False)
+app = create_app()

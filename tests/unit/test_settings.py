@@ -3,6 +3,7 @@ once into a private file when unset; `app.py` exposes the WSGI `app` (settings.p
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import stat
@@ -29,7 +30,6 @@ def env(tmp_path):
 
 def test_defaults_are_googles_and_localhost(env):
     settings = Settings.from_env({**env, "APP_SECRET": "s" * 32})
-    assert settings.port == 8080
     assert settings.root_url == "http://localhost:8080"
     assert settings.mattermost_site_url is None
     assert settings.oauth2_authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
@@ -70,7 +70,6 @@ def test_every_variable_is_read(env):
         }
     )
     assert settings.app_secret == "from-env-secret"
-    assert settings.port == 9090
     assert settings.root_url == "https://apps.example.com/google/"
     assert settings.manifest_root_url == "https://apps.example.com/google"
     assert settings.mattermost_site_url == "http://mattermost:8065"
@@ -98,8 +97,7 @@ def test_blank_values_count_as_unset(env):
             "LOG_LEVEL": "",
         }
     )
-    assert (settings.port, settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
-        8080,
+    assert (settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
         "http://localhost:8080",
         ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly"),
         None,
@@ -117,8 +115,6 @@ def test_secrets_are_not_in_the_repr():
     [
         ({"PORT": "eighty"}, "PORT must be a whole number, not 'eighty'."),
         ({"PORT": "80.5"}, "PORT must be a whole number"),
-        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0."),
-        ({"PORT": "65536"}, "PORT must be between 1 and 65535, not 65536."),
         ({"ROOT_URL": "localhost:8080"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"ROOT_URL": "ftp://app.example.com"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"ROOT_URL": "/google"}, "ROOT_URL must be an absolute http(s) URL with a host"),
@@ -155,7 +151,6 @@ def test_a_bad_encryption_key_is_not_echoed(env):
     [
         ("app_secret", "", "APP_SECRET must not be empty."),
         ("oauth2_scopes", (), "OAUTH2_SCOPES must name at least one scope."),
-        ("port", -1, "PORT must be between 1 and 65535"),
     ],
 )
 def test_direct_construction_is_validated_too(field, value, expected_message):
@@ -288,8 +283,7 @@ def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
     table = readme[readme.index("## Settings") : readme.index("## Install into Mattermost")]
     documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, re.M))
     code = (root / "settings.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'(?:get|env\.get)\("([A-Z0-9_]+)"', code)) | set(re.findall(r'\(env, "([A-Z0-9_]+)"', code))
-    read -= {"GUNICORN_THREADS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}  # refused, and requests' own
+    read = set(re.findall(r'(?:get|env\.get)\("([A-Z0-9_]+)"', code)) | set(re.findall(r'\("([A-Z0-9_]+)", _\w+\)', code))
     read |= {"LOG_LEVEL", "LOG_FORMAT"}
     assert documented == read
 
@@ -300,9 +294,9 @@ def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
         ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY must be a whole number, not 'two'."),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a number of worker processes from 1 to 64, not 0."),
         ({"PORT": "70000"}, "PORT must be between 1 and 65535, not 70000."),
+        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0."),
         ({"HOST": "a b"}, "HOST must be a host name or an IP address"),
         ({"GUNICORN_WORKER_CONNECTIONS": "5"}, "GUNICORN_WORKER_CONNECTIONS must be from 10 to 100000"),
-        ({"GUNICORN_THREADS": "4"}, "GUNICORN_THREADS no longer applies"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )
@@ -349,3 +343,17 @@ def test_a_setting_that_denies_the_provider_classs_rotation_stops_the_start(monk
         Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "false"})
     assert Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "true"}).oauth2_rotates_refresh_tokens
     assert Settings.from_env({"APP_SECRET": "s" * 32}).oauth2_rotates_refresh_tokens is None  # the class decides
+
+
+def test_an_empty_environment_gives_the_fields_own_defaults(env):
+    # Each default is written once, on the dataclass field: reading the environment adds none of its own.
+    read = Settings.from_env({**env, "APP_SECRET": "s" * 32})
+    built = Settings(app_secret="s" * 32, site_url_file=read.site_url_file)
+    assert read == built
+
+
+def test_gunicorn_conf_holds_only_the_servers_settings():
+    # `python -m app` reads and checks the app's settings once; gunicorn.conf.py reads only gunicorn's own.
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "gunicorn.conf.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert "ServerSettings" in imported and "Settings" not in imported
