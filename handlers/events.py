@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timezone
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mattermost_apps import CallRequest, CallResponse
@@ -36,9 +37,15 @@ def format_events(events: list[CalendarEvent], *, time_zone: str | None) -> str:
         # One line per event: a newline in a title would end the list item and start free markdown.
         title = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(event.summary.split()))
         if event.html_link:
-            title = f"[{title}]({event.html_link})"
+            title = f"[{title}]({_link(event.html_link)})"
         lines.append(f"- **{_format_when(event, tz)}** {title}")
     return "\n".join(lines)
+
+
+def _link(url: str) -> str:
+    """A URL as a markdown link destination: what could end it early (a parenthesis, a space, an angle bracket, a
+    bracket, a backslash) or break the line, percent-encoded."""
+    return quote(url, safe="/:?#@!$&'*+,;=%~-._")
 
 
 def _format_when(event: CalendarEvent, tz: ZoneInfo | timezone) -> str:
