@@ -67,9 +67,9 @@ def main() -> None:
     what the configuration trusts and lacks once, then serve with gunicorn and gunicorn.conf.py."""
     configure_logging(log_config_from_env())  # what reading the settings says (a generated APP_SECRET) looks like the rest
     try:
-        server = ServerSettings.from_env()  # first: a bad server setting must not leave a generated APP_SECRET behind
+        # The server's first: a bad one, or a taken port, must not leave a generated APP_SECRET behind.
+        ServerSettings.from_env().check_port_free()
         settings = Settings.from_env()
-        server.check_port_free()
     except SettingsError as exc:
         sys.exit(str(exc))
     for level, notice in settings.notices():
