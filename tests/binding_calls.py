@@ -97,3 +97,19 @@ def lookup_calls(binding: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def calls_of(binding: dict[str, Any]) -> list[dict[str, Any]]:
     """Every call a command binding can make: its submit, then its lookups."""
     return [submit_call(binding), *lookup_calls(binding).values()]
+
+
+def typed(field: dict[str, Any]) -> tuple[str, Any]:
+    """A value for `field` as a user types it after its flag, and what the web client then sends for it. A type this
+    suite does not know how to type fails the test."""
+    kind = field.get("type", "text")
+    if kind == "text":
+        return "some-words", "some-words"
+    if kind == "dynamic_select":
+        return "Some-name", {"label": "Some-name", "value": "Some-name"}
+    if kind == "bool":
+        return "true", True
+    if kind == "static_select":
+        option = field["options"][0]
+        return option["value"], option
+    raise UnknownShape(f"field {field.get('name')!r}: no test knows how to type a {kind} value")

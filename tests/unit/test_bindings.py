@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from bindings import Viewer, command_bindings, connected, visible
+from bindings import REST_FIELD, Viewer, command_bindings, connected, visible
 from commands import COMMANDS
 from mattermost_apps import forbidden_call_paths
 from mattermost_apps.testing import EXPAND_LEVELS
 from services import MANIFEST_TEMPLATE
-from tests.binding_calls import UnknownShape, calls_of, leaves, lookup_calls, submit_call
+from tests.binding_calls import UnknownShape, calls_of, fields_of, leaves, lookup_calls, submit_call
 from tests.conftest import ADMIN, ALICE, CLIENT_ID, CLIENT_SECRET, derived_keys, paths
 from user_tokens import TokenCipher
 
@@ -211,6 +211,18 @@ def test_the_every_command_tests_read_a_submit_and_a_forms_submit_and_lookups():
     binding = {"label": "x", "form": {"submit": {"path": "/x"}, "fields": [field, {"name": "b", "type": "text"}]}}
     assert lookup_calls(binding) == {"a": field["lookup"]}
     assert calls_of(binding) == [{"path": "/x"}, field["lookup"]]
+
+
+@pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
+def test_each_command_binding_carries_its_fields_then_the_rest_of_the_line(viewer):
+    (top,) = tree(viewer)
+    (command,) = top["bindings"]
+    assert any(entry.fields for entry in COMMANDS)
+    for binding, entry in zip(command["bindings"], COMMANDS, strict=True):
+        fields = fields_of(binding)
+        assert fields[: len(entry.fields)] == [f.to_json() for f in entry.fields], entry.label
+        assert [f["name"] for f in fields[len(entry.fields) :]] == [REST_FIELD], entry.label
+        assert submit_call(binding) == {"path": entry.path, "expand": entry.expand}
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)

@@ -24,7 +24,8 @@ TEAM = {"id": "c_0f1e2d3c4b5a@group.calendar.google.com", "summary": "Team offsi
 HOLIDAYS = {"id": "en.usa#holiday@group.v.calendar.google.com", "summary": "Holidays in United States", "accessRole": "reader"}
 # A calendar the user renamed for themselves: they see (and type) their own name.
 RENAMED = {"id": "c_5555@group.calendar.google.com", "summary": "Eng – shared", "summaryOverride": "Engineering"}
-CALENDARS = [WORK, HOLIDAYS, PRIMARY, TEAM, RENAMED]  # Google promises no order
+ACCOUNTING = {"id": "c_acc0@group.calendar.google.com", "summary": "Accounting"}  # before the primary one by name
+CALENDARS = [WORK, HOLIDAYS, ACCOUNTING, PRIMARY, TEAM, RENAMED]  # Google promises no order
 EVENT = {
     "summary": "Sprint planning",
     "status": "confirmed",
@@ -79,6 +80,7 @@ def typed(text: str) -> dict[str, str]:
 def test_the_lookup_lists_every_calendar_primary_first_then_by_name(connected, calendar_list):
     assert items(look_up(connected)) == [
         ("alice@gmail.com", PRIMARY["id"]),
+        ("Accounting", ACCOUNTING["id"]),
         ("Engineering", RENAMED["id"]),
         ("Holidays in United States", HOLIDAYS["id"]),
         ("Team offsite", TEAM["id"]),
@@ -92,7 +94,8 @@ def test_the_lookup_lists_every_calendar_primary_first_then_by_name(connected, c
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("te", ["Team offsite", "Holidays in United States"]),  # holds it, ignoring case; by name
+        ("a", ["alice@gmail.com", "Accounting", "Holidays in United States", "Team offsite"]),  # primary first, then by name
+        ("te", ["Holidays in United States", "Team offsite"]),  # holds it, ignoring case
         ("WORK", ["Work"]),
         ("  off", ["Team offsite"]),
         ("engineering", ["Engineering"]),  # the user's own name for it
@@ -102,10 +105,7 @@ def test_the_lookup_lists_every_calendar_primary_first_then_by_name(connected, c
     ],
 )
 def test_the_lookup_keeps_the_calendars_whose_name_holds_what_was_typed(connected, calendar_list, query, expected):
-    labels = [label for label, _value in items(look_up(connected, query))]
-    assert sorted(labels) == sorted(expected)
-    if "alice@gmail.com" in labels:
-        assert labels[0] == "alice@gmail.com"
+    assert [label for label, _value in items(look_up(connected, query))] == expected
 
 
 def test_the_lookup_reads_every_page_of_the_list(connected, requests_mock):

@@ -173,7 +173,7 @@ def test_every_failure_is_worded_in_plain_text():
 @pytest.mark.parametrize(
     ("label", "index"),
     [(c.label, i) for c in __import__("commands").COMMANDS for i, _ in enumerate(c.calls())],
-    ids=lambda v: str(v),
+    ids=str,
 )
 def test_every_command_answers_in_the_users_locale(plugin, monkeypatch, label, index, connect_user):
     # Each command's expand brings the user's locale (the plugin falls back to the server's when acting_user is
