@@ -1,6 +1,9 @@
-"""The Flask app: `create_app(settings)` builds it; `gunicorn app:app` serves it.
+"""The Flask app: `create_app(settings)` builds it; `python -m app` checks the settings once and serves it.
 
-`app` is built on first access (PEP 562), so importing this module for `create_app` has no side effect.
+`python -m app` (what `make run` and the image run) reads and checks every setting once, with one line and exit status
+1 for a bad one, says once what the configuration trusts and lacks, then runs gunicorn, whose gunicorn.conf.py holds
+only the server's own settings. Each worker builds `app` on first access (PEP 562) from the same environment, so
+importing this module for `create_app` has no side effect.
 """
 
 from __future__ import annotations
@@ -24,9 +27,8 @@ from settings import ServerSettings, Settings, SettingsError, log_config, log_co
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, commands: Sequence[Command] = COMMANDS, announce: bool = True) -> Flask:
-    """The app. `announce=False` leaves the start-up notices to whoever already logged them (gunicorn.conf.py, once
-    in the master process, rather than once per worker)."""
+def create_app(settings: Settings | None = None, *, commands: Sequence[Command] = COMMANDS) -> Flask:
+    """The app, from `settings` (tests build them directly), or from the environment."""
     if settings is None:
         # Logging first, so that what reading the settings says (a generated APP_SECRET) is formatted like the rest.
         configure_logging(log_config_from_env())
@@ -36,9 +38,6 @@ def create_app(settings: Settings | None = None, *, commands: Sequence[Command] 
         # Local providers (tests, `make demo`) speak plain http; oauthlib refuses it unless told.
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum recommended length")
-    if announce:
-        for level, notice in settings.notices():
-            log.log(level, notice)
 
     services = Services.build(settings, commands)
     app = Flask(__name__, static_folder=None)
@@ -63,14 +62,18 @@ def configure_logging(config: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    """`python -m app` (what `make run` and the image run): check every setting, with one line and a non-zero exit
-    for a bad one, then serve with gunicorn and gunicorn.conf.py. gunicorn itself reads WEB_CONCURRENCY before its
-    configuration file is loaded, and fails with a traceback on a bad value: it is checked here first. So is the port:
-    on a taken one gunicorn retries for 5 s and logs ten errors, none naming PORT."""
+    """`python -m app`: check every setting once, with one line and a non-zero exit for a bad one (gunicorn would fail
+    with a traceback on a bad WEB_CONCURRENCY, and retry a taken port for 5 s with ten errors, none naming PORT), log
+    what the configuration trusts and lacks once, then serve with gunicorn and gunicorn.conf.py."""
+    configure_logging(log_config_from_env())  # what reading the settings says (a generated APP_SECRET) looks like the rest
     try:
-        ServerSettings.from_env().check_port_free()
+        server = ServerSettings.from_env()  # first: a bad server setting must not leave a generated APP_SECRET behind
+        settings = Settings.from_env()
+        server.check_port_free()
     except SettingsError as exc:
         sys.exit(str(exc))
+    for level, notice in settings.notices():
+        log.log(level, notice)
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "app:app"])  # noqa: S606 - the same interpreter, fixed arguments
 
 
@@ -81,8 +84,7 @@ def __getattr__(name: str) -> Any:
     global _app
     if name == "app":
         if _app is None:
-            # Served by gunicorn, whose gunicorn.conf.py has checked the settings and announced them once already.
-            _app = create_app(announce=False)
+            _app = create_app()
         return _app
     raise AttributeError(name)
 

@@ -44,10 +44,10 @@ class Services:
             session=http,
             timeout=settings.http_timeout,
         )
-        mattermost = ClientFactory(http, settings.http_timeout, settings.mattermost_site_url)
-        # A holder keeps the lock for its call at most; a Redis lock outlives that (and two HTTP timeouts), then expires.
+        mattermost = ClientFactory(http, settings.http_timeout, settings.mattermost_site_url, pin_file=settings.site_url_file)
+        # A holder keeps the lock for its call at most: a Redis key expires by then.
         lock: RefreshLock = (
-            RedisLock(settings.redis_url, ttl=settings.call_deadline + settings.http_timeout)
+            RedisLock(settings.redis_url, ttl=settings.call_deadline, timeout=min(settings.http_timeout, 2.0))
             if settings.redis_url
             else HostLock()
         )

@@ -12,9 +12,10 @@ import errno
 import json
 import logging
 import os
+import re
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +31,8 @@ from provider import Provider, calendar
 log = logging.getLogger(__name__)
 
 DEFAULT_APP_SECRET_FILE = Path(__file__).resolve().parent / "instance" / "app_secret"
+SITE_URL_FILE_NAME = "mattermost_site_url"  # beside APP_SECRET_FILE
+DEFAULT_PORT = 8080
 # The plugin gives a call 30 s: everything the app sends for one call must be done well before.
 PLUGIN_CALL_TIMEOUT = 30.0
 
@@ -48,15 +51,18 @@ class SettingsError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     app_secret: str = field(repr=False)
-    port: int = 8080
-    root_url: str = "http://localhost:8080"
+    root_url: str = field(default_factory=lambda: local_root_url(DEFAULT_PORT))
     mattermost_site_url: str | None = None
+    # Without MATTERMOST_SITE_URL: where the Mattermost the app's install named is kept (beside the generated
+    # APP_SECRET). None: kept in memory only (tests).
+    site_url_file: Path | None = None
     oauth2_authorize_url: str = Provider.authorize_url
     oauth2_token_url: str = Provider.token_url
     oauth2_revoke_url: str = Provider.revoke_url
     oauth2_userinfo_url: str = Provider.userinfo_url
     oauth2_issuer: str = Provider.issuer
-    oauth2_rotates_refresh_tokens: bool = Provider.rotates_refresh_tokens
+    # None: as the provider class says (Provider.rotates_refresh_tokens).
+    oauth2_rotates_refresh_tokens: bool | None = None
     oauth2_scopes: tuple[str, ...] = Provider.scopes
     google_api_url: str = calendar.API_URL
     # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
@@ -70,14 +76,17 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.app_secret:
             raise SettingsError("APP_SECRET must not be empty.")
-        if not 1 <= self.port <= 65535:
-            raise SettingsError(f"PORT must be between 1 and 65535, not {self.port}.")
         for name in ("root_url", "oauth2_authorize_url", "oauth2_token_url", "oauth2_userinfo_url", "google_api_url"):
             _require_http_url(name.upper(), getattr(self, name))
         if self.oauth2_revoke_url:  # empty: the provider has no revocation endpoint
             _require_http_url("OAUTH2_REVOKE_URL", self.oauth2_revoke_url)
         if self.mattermost_site_url is not None:
             _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
+        if self.oauth2_rotates_refresh_tokens is False and Provider.rotates_refresh_tokens:
+            raise SettingsError(
+                f"OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts the {Provider.name} provider class, which says its refresh "
+                "tokens rotate (a replayed one revokes the grant): unset it, or set rotates_refresh_tokens on the class."
+            )
         if not self.oauth2_scopes:
             raise SettingsError("OAUTH2_SCOPES must name at least one scope.")
         for key in self.token_encryption_keys:
@@ -103,10 +112,11 @@ class Settings:
 
     @cached_property
     def token_keys(self) -> tuple[str, ...]:
-        """The Fernet keys of the token records: TOKEN_ENCRYPTION_KEY, else one derived from APP_SECRET."""
-        if self.token_encryption_keys:
-            return self.token_encryption_keys
-        return (base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii"),)
+        """The Fernet keys of the token records, the first encrypting: TOKEN_ENCRYPTION_KEY, then the key derived from
+        APP_SECRET, which then only decrypts (the records of a deployment that had no TOKEN_ENCRYPTION_KEY stay readable,
+        and each is sealed under the new key at its next write)."""
+        derived = base64.urlsafe_b64encode(self._derive_key("token-encryption")).decode("ascii")
+        return (*self.token_encryption_keys, derived)
 
     @cached_property
     def pkce_key(self) -> bytes:
@@ -144,45 +154,26 @@ class Settings:
             notices.append(
                 (
                     logging.INFO,
-                    "MATTERMOST_SITE_URL is not set: each process trusts the site URL of the first call that needs "
-                    "Mattermost and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
+                    "MATTERMOST_SITE_URL is not set: the app trusts the Mattermost its install named"
+                    + (f", kept in {self.site_url_file}," if self.site_url_file else "")
+                    + " and refuses calls naming another; set MATTERMOST_SITE_URL to pin it (see SECURITY.md).",
                 )
             )
         return notices
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment sets: an unset or empty variable keeps the field's default (written once, on
+        the field). ROOT_URL, unset, follows PORT: `PORT=18080 make run` advertises the port it listens on."""
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
-
-        keys = tuple(k.strip() for k in (get("TOKEN_ENCRYPTION_KEY") or "").split(",") if k.strip())
-        scopes = tuple((get("OAUTH2_SCOPES") or " ".join(Provider.scopes)).split())
+        values = read_env(env, _SETTINGS_ENV)
+        if "root_url" not in values and (port := read_env(env, {"port": ("PORT", _whole_number)}).get("port")):
+            values["root_url"] = local_root_url(port)
+        secret_file = Path(env.get("APP_SECRET_FILE", "").strip() or DEFAULT_APP_SECRET_FILE)
+        values["site_url_file"] = secret_file.with_name(SITE_URL_FILE_NAME)
         # Everything else is checked before APP_SECRET is read, so a typo never leaves a generated secret behind.
-        values: dict[str, Any] = {
-            "port": whole_number(env, "PORT", 8080),
-            # Unset, it follows PORT: `PORT=18080 make run` advertises the port it listens on.
-            "root_url": get("ROOT_URL") or f"http://localhost:{whole_number(env, 'PORT', 8080)}",
-            "mattermost_site_url": get("MATTERMOST_SITE_URL"),
-            "oauth2_authorize_url": get("OAUTH2_AUTHORIZE_URL") or Provider.authorize_url,
-            "oauth2_token_url": get("OAUTH2_TOKEN_URL") or Provider.token_url,
-            "oauth2_revoke_url": get("OAUTH2_REVOKE_URL") or Provider.revoke_url,
-            "oauth2_userinfo_url": get("OAUTH2_USERINFO_URL") or Provider.userinfo_url,
-            "oauth2_issuer": get("OAUTH2_ISSUER") or Provider.issuer,
-            "oauth2_rotates_refresh_tokens": _boolean(env, "OAUTH2_ROTATES_REFRESH_TOKENS", Provider.rotates_refresh_tokens),
-            "oauth2_scopes": scopes,
-            "google_api_url": get("GOOGLE_API_URL") or calendar.API_URL,
-            "token_encryption_keys": keys,
-            "http_timeout": _seconds(env, "HTTP_TIMEOUT", 10.0),
-            "call_deadline": _seconds(env, "CALL_DEADLINE", 25.0),
-            "redis_url": get("REDIS_URL"),
-            "log_level": (get("LOG_LEVEL") or "INFO").upper(),
-            "log_format": (get("LOG_FORMAT") or "text").lower(),
-        }
         cls(app_secret="checked-below", **values)  # noqa: S106 - a placeholder, to check the rest first
-        secret = get("APP_SECRET") or load_or_create_app_secret(Path(get("APP_SECRET_FILE") or DEFAULT_APP_SECRET_FILE))
+        secret = env.get("APP_SECRET", "").strip() or load_or_create_app_secret(secret_file)
         return cls(app_secret=secret, **values)
 
 
@@ -191,7 +182,7 @@ class ServerSettings:
     """What gunicorn.conf.py reads: where to listen, how many worker processes, how many connections each serves."""
 
     host: str = "0.0.0.0"  # noqa: S104 - a server's job
-    port: int = 8080
+    port: int = DEFAULT_PORT
     workers: int = 2
     worker_connections: int = 1000
 
@@ -224,43 +215,76 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
-        env = os.environ if environ is None else environ
-        if env.get("GUNICORN_THREADS", "").strip():
-            raise SettingsError(
-                "GUNICORN_THREADS no longer applies: the server runs gevent workers, each serving many connections at once "
-                "(GUNICORN_WORKER_CONNECTIONS, default 1000); unset it."
-            )
-        return cls(
-            host=env.get("HOST", "").strip() or "0.0.0.0",  # noqa: S104
-            port=whole_number(env, "PORT", 8080),
-            workers=whole_number(env, "WEB_CONCURRENCY", 2),
-            worker_connections=whole_number(env, "GUNICORN_WORKER_CONNECTIONS", 1000),
-        )
+        return cls(**read_env(os.environ if environ is None else environ, _SERVER_ENV))
 
 
-def whole_number(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name, "").strip() or str(default)
+def local_root_url(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+def read_env(env: Mapping[str, str], table: Mapping[str, tuple[str, Parse]]) -> dict[str, Any]:
+    """{field: value} for each variable of `table` ({field: (VARIABLE, parse)}) that is set and not empty."""
+    return {field: parse(name, text) for field, (name, parse) in table.items() if (text := env.get(name, "").strip())}
+
+
+def _text(name: str, text: str) -> str:
+    return text
+
+
+def _whole_number(name: str, text: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {text!r}.") from None
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip() or str(default)
+def _seconds(name: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, not {text!r}.") from None
 
 
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
-    text = env.get(name, "").strip().lower()
-    if not text:
-        return default
-    if text in _TRUE + _FALSE:
-        return text in _TRUE
-    raise SettingsError(f"{name} must be true or false, not {text!r}.")
+def _boolean(name: str, text: str) -> bool:
+    if text.lower() in _TRUE + _FALSE:
+        return text.lower() in _TRUE
+    raise SettingsError(f"{name} must be true or false, not {text.lower()!r}.")
+
+
+def _words(name: str, text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def _comma_list(name: str, text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+Parse = Callable[[str, str], Any]
+# Each setting's variable and how its text is read; its default is the field's, in the dataclass above.
+_SETTINGS_ENV: dict[str, tuple[str, Parse]] = {
+    "root_url": ("ROOT_URL", _text),
+    "mattermost_site_url": ("MATTERMOST_SITE_URL", _text),
+    "oauth2_authorize_url": ("OAUTH2_AUTHORIZE_URL", _text),
+    "oauth2_token_url": ("OAUTH2_TOKEN_URL", _text),
+    "oauth2_revoke_url": ("OAUTH2_REVOKE_URL", _text),
+    "oauth2_userinfo_url": ("OAUTH2_USERINFO_URL", _text),
+    "oauth2_issuer": ("OAUTH2_ISSUER", _text),
+    "oauth2_rotates_refresh_tokens": ("OAUTH2_ROTATES_REFRESH_TOKENS", _boolean),
+    "oauth2_scopes": ("OAUTH2_SCOPES", _words),
+    "google_api_url": ("GOOGLE_API_URL", _text),
+    "token_encryption_keys": ("TOKEN_ENCRYPTION_KEY", _comma_list),
+    "http_timeout": ("HTTP_TIMEOUT", _seconds),
+    "call_deadline": ("CALL_DEADLINE", _seconds),
+    "redis_url": ("REDIS_URL", _text),
+    "log_level": ("LOG_LEVEL", lambda name, text: text.upper()),
+    "log_format": ("LOG_FORMAT", lambda name, text: text.lower()),
+}
+_SERVER_ENV: dict[str, tuple[str, Parse]] = {
+    "host": ("HOST", _text),
+    "port": ("PORT", _whole_number),
+    "workers": ("WEB_CONCURRENCY", _whole_number),
+    "worker_connections": ("GUNICORN_WORKER_CONNECTIONS", _whole_number),
+}
 
 
 def load_or_create_app_secret(path: Path) -> str:
@@ -316,7 +340,7 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else logging.Formatter, "fmt": TEXT_FORMAT}},
+        "formatters": {"line": {"()": JSONFormatter if log_format == "json" else TextFormatter, "fmt": TEXT_FORMAT}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
@@ -337,6 +361,22 @@ def log_config_from_env() -> dict[str, Any]:
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: what could end a log line or forge one.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(message: str) -> str:
+    """`message` with every control character written as an escape (`\\n`, `\\x00`): one log line stays one line,
+    whatever caller-controlled text it quotes."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), message)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, with the message's control characters escaped (a traceback after it keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class JSONFormatter(logging.Formatter):
@@ -348,7 +388,7 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname,
             "pid": record.process,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": escape_controls(record.getMessage()),
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

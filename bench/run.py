@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
             "OAUTH2_USERINFO_URL": p.url + stubs.USERINFO_PATH,
             "OAUTH2_ISSUER": p.url,  # the `iss` of the provider stub's ID tokens
             "APP_SECRET": APP_SECRET,  # and no TOKEN_ENCRYPTION_KEY: derived from it, as in a default deployment
-            "MATTERMOST_SITE_URL": "",  # the site URL comes in each call's context
+            "MATTERMOST_SITE_URL": mattermost.url,  # the bench calls the app directly: there is no install to pin it
             **more,
         }
 

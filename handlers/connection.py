@@ -25,11 +25,20 @@ def connect(call: CallRequest, services: Services) -> CallResponse:
 def disconnect(call: CallRequest, services: Services) -> CallResponse:
     # Clear first: if that fails (no token in the call, Mattermost down), nothing is revoked and the user is still
     # connected; revoking first would leave a stored record of a dead grant.
-    record = _stored_record(call, services)
+    unreadable = False
+    try:
+        record = services.tokens.load(call)
+    except UnreadableRecord:
+        record, unreadable = None, True
     try:
         services.tokens.clear(call)
     except MattermostError as exc:
         return error(failure(exc))
+    if unreadable:  # nothing to revoke with: say so, and where the user can do it by hand
+        sentence = text("disconnect.unreadable")
+        if services.provider.manage_access_url:
+            sentence += text("disconnect.manage", manage_access_url=services.provider.manage_access_url)
+        return ok(sentence, refresh_bindings=True)
     if record is None:
         return ok(text("disconnect.nothing"), refresh_bindings=True)
     oauth2 = call.context.oauth2

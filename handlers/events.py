@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timezone
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bindings import REST_FIELD
@@ -82,9 +83,15 @@ def format_events(events: list[CalendarEvent], *, time_zone: str | None, calenda
     for event in events:
         title = _escaped(event.summary)
         if event.html_link:
-            title = f"[{title}]({event.html_link})"
+            title = f"[{title}]({_link(event.html_link)})"
         lines.append(f"- **{_format_when(event, tz)}** {title}")
     return "\n".join(lines)
+
+
+def _link(url: str) -> str:
+    """A URL as a markdown link destination: what could end it early (a parenthesis, a space, an angle bracket, a
+    bracket, a backslash) or break the line, percent-encoded."""
+    return quote(url, safe="/:?#@!$&'*+,;=%~-._")
 
 
 def _escaped(name: str) -> str:

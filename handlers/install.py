@@ -7,10 +7,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, send_from_directory
 
-from mattermost_apps import CallRequest, CallResponse, ok
+from mattermost_apps import CallRequest, CallResponse, MattermostError, error, ok
 from services import Services
 
-from .messages import text
+from .messages import failure, text
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -46,4 +46,9 @@ def ping(call: CallRequest, services: Services) -> CallResponse:
 
 
 def on_install(call: CallRequest, services: Services) -> CallResponse:
+    # The admin installing the app names the Mattermost it serves; nobody else can (see ClientFactory).
+    try:
+        services.mattermost.pin(call)
+    except MattermostError as exc:
+        return error(failure(exc))
     return ok(text("install.next_steps"))

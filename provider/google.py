@@ -33,5 +33,7 @@ class Google(OAuth2Provider):
     authorization_params = MappingProxyType(
         {"access_type": "offline", "prompt": "consent select_account", "include_granted_scopes": "true"}
     )
+    # Google answers a refresh without a new refresh token: the one it gave stays valid.
+    rotates_refresh_tokens = False
     console_url = "https://console.cloud.google.com/apis/credentials"
     manage_access_url = "https://myaccount.google.com/permissions"

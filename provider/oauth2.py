@@ -5,7 +5,8 @@ oauthlib's, the exchange and the refresh go through requests-oauthlib; its sessi
 connection pool, and every request is bounded by the app's timeout.
 
 A provider is a subclass (see `provider/google.py`): its class attributes are the defaults the settings start
-from, and `revoke` and `identity` are the two hooks a provider that strays from the standards overrides.
+from, and `revocation_request` (how a grant is revoked) and `userinfo` (who the user is, when there is no ID token)
+are the two hooks a provider that strays from the standards overrides (docs/adapting.md's GitHub).
 
 Refresh uses requests-oauthlib rather than google-auth on purpose: google-auth retries a refresh POST on
 5xx, and a provider that rotates refresh tokens revokes the whole grant when one is replayed.
@@ -53,9 +54,28 @@ class TokenGrant:
 
 @dataclass(frozen=True)
 class Identity:
+    """Who the user is at the provider: `sub` identifies the account; `email` and `name` are for display."""
+
     sub: str
     email: str
     name: str
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any], *, source: str = "userinfo") -> Identity:
+        """From an ID token's claims or a userinfo-like answer: `sub` (or `id`, a string or a number), `email` and
+        `name` (either may be missing or null). `ProviderError` (`bad_response`) when no account id is there; `source`
+        names the answer in that error."""
+        sub = claims.get("sub") or claims.get("id")
+        if not isinstance(sub, str | int) or sub == "":
+            raise ProviderError("bad_response", "read_identity", f"no sub in the {source}")
+        email = claims.get("email")
+        name = claims.get("name")
+        # Display-only fields, bounded so the encrypted record stays under Mattermost's 8 KiB limit.
+        return cls(
+            sub=str(sub),
+            email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
+            name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
+        )
 
 
 class OAuth2Provider:
@@ -70,9 +90,10 @@ class OAuth2Provider:
     userinfo_url = ""
     issuer = ""
     scopes: tuple[str, ...] = ()
-    # Whether a refresh answer carries a new refresh token and spends the old one (Okta, Auth0, Keycloak can; Google
-    # does not). When it does, a refresh first re-reads the stored record inside the refresh lock.
-    rotates_refresh_tokens = False
+    # Whether a refresh answer may carry a new refresh token and spend the old one (Okta, Auth0, Keycloak can; Google
+    # does not). Then a refresh first re-reads the stored record inside the refresh lock. Assumed unless a provider's
+    # class says otherwise: wrongly assuming it costs a round trip, wrongly denying it loses grants.
+    rotates_refresh_tokens = True
     # Extra query parameters of the authorization URL.
     authorization_params: Mapping[str, str] = MappingProxyType({})
     # Where an admin registers the app as an OAuth2 client, and where a user removes its access by hand.
@@ -95,14 +116,15 @@ class OAuth2Provider:
         session: requests.Session,
         timeout: float,
         issuer: str = "",
-        rotates_refresh_tokens: bool = False,
+        rotates_refresh_tokens: bool | None = None,
     ) -> None:
         self.authorize_url = authorize_url
         self.token_url = token_url
         self.revoke_url = revoke_url
         self.userinfo_url = userinfo_url
         self.issuer = issuer
-        self.rotates_refresh_tokens = rotates_refresh_tokens
+        if rotates_refresh_tokens is not None:  # an admin's override (OAUTH2_ROTATES_REFRESH_TOKENS); else the class's
+            self.rotates_refresh_tokens = rotates_refresh_tokens
         self.scopes = tuple(scopes)
         self._session = session
         self._timeout = timeout
@@ -161,20 +183,27 @@ class OAuth2Provider:
     # -- hooks --------------------------------------------------------------------------------------
 
     def revoke(self, token: str, *, client_id: str, client_secret: str) -> RevokeOutcome:
-        """End the grant (RFC 7009), best effort. Revoking the refresh token ends the whole grant."""
+        """End the grant, best effort: `revocation_request` sent with the app's session and timeout. Never raises, since
+        it runs after the record is cleared: "revoked" on any 2xx answer, "unconfirmed" on another answer or a network
+        failure, "unsupported" when the provider has no revocation endpoint (an empty `revoke_url`)."""
         if not self.revoke_url:
             return "unsupported"
         try:
-            response = self._session.post(
-                self.revoke_url,
-                data={"token": token},
-                auth=(client_id, client_secret) if client_secret else None,
+            request = self.revocation_request(token, client_id=client_id, client_secret=client_secret)
+            response = self._session.request(
+                request.method,
+                request.url,
+                params=request.params,
+                data=request.data,
+                json=request.json,
+                headers=request.headers,
+                auth=request.auth,
                 timeout=self._timeout,
             )
         except (requests.RequestException, UnicodeError) as exc:  # UnicodeError: a client id or secret that is not latin-1
             log.warning("token revocation failed: %s", type(exc).__name__)
             return "unconfirmed"
-        if response.status_code != 200:
+        if not 200 <= response.status_code < 300:
             log.warning("token revocation answered %s", response.status_code)
             return "unconfirmed"
         return "revoked"
@@ -201,12 +230,21 @@ class OAuth2Provider:
             except jwt.PyJWTError as exc:
                 log.warning("the ID token was not usable (%s): reading userinfo instead", type(exc).__name__)
             else:
-                return _identity_from(claims, "id_token")
+                return Identity.from_claims(claims, source="id_token")
         return self.userinfo(grant.access_token)
 
     def userinfo(self, access_token: str) -> Identity:
-        """OpenID Connect userinfo (`sub`, or `id`; `email`; `name`)."""
-        return _identity_from(self.get_json(self.userinfo_url, access_token, operation="read_identity"), "userinfo")
+        """OpenID Connect userinfo (`sub`, or `id`; `email`; `name`). A provider whose user endpoint says it otherwise
+        overrides this, reads its answer with `get_json` and builds the identity with `Identity.from_claims`."""
+        return Identity.from_claims(self.get_json(self.userinfo_url, access_token, operation="read_identity"))
+
+    def revocation_request(self, token: str, *, client_id: str, client_secret: str) -> requests.Request:
+        """The request that revokes `token` (RFC 7009: a form POST to `revoke_url`, the client authenticated with HTTP
+        basic when it has a secret). Revoking the refresh token ends the whole grant. A provider that revokes another
+        way overrides this; `revoke` sends its method, URL, params, data, json, headers and auth, and judges the answer."""
+        return requests.Request(
+            "POST", self.revoke_url, data={"token": token}, auth=(client_id, client_secret) if client_secret else None
+        )
 
     def _issuers(self) -> list[str]:
         """The `iss` values accepted in an ID token: the configured issuer, and its other spellings when it is the
@@ -280,20 +318,6 @@ class _TokenSession(OAuth2Session, AppSession):
     the environment read once."""
 
 
-def _identity_from(info: dict[str, Any], source: str) -> Identity:
-    sub = info.get("sub") or info.get("id")
-    if not isinstance(sub, str | int) or sub == "":
-        raise ProviderError("bad_response", "read_identity", f"no sub in the {source}")
-    email = info.get("email")
-    name = info.get("name")
-    # Display-only fields, bounded so the encrypted record stays under Mattermost's 8 KiB limit.
-    return Identity(
-        sub=str(sub),
-        email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
-        name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
-    )
-
-
 def _raise_on_server_error(response: requests.Response) -> requests.Response:
     if response.status_code >= 500 or response.status_code == 429:
         raise ProviderError("unavailable", "", f"HTTP {response.status_code}", status=response.status_code)
@@ -315,11 +339,13 @@ def _grant_from(token: dict[str, Any], *, previous_refresh_token: str | None) ->
     scope = token.get("scope") or ""
     if isinstance(scope, list):
         scope = " ".join(scope)
+    # RFC 6749 separates scopes with spaces, GitHub with commas ("read:user,user:email"): stored space-separated.
+    scope = " ".join(str(scope).replace(",", " ").split())
     return TokenGrant(
         access_token=access_token,
         refresh_token=refresh_token if isinstance(refresh_token, str) else None,
         expires_at=float(expires_at) if expires_at is not None else None,
-        scope=str(scope),
+        scope=scope,
         token_type=str(token.get("token_type") or "Bearer"),
         id_token=token["id_token"] if isinstance(token.get("id_token"), str) else None,
     )

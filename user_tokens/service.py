@@ -1,15 +1,20 @@
 """The user's token, from the call's context to a usable access token, and back to Mattermost.
 
 The record arrives in `context.oauth2.user` (expand `oauth2_user: all`), so reading it costs no round trip. A token
-about to expire is refreshed under the refresh lock, and the refreshed record is stored back (retried: it is a whole
-overwrite) while the API call that needed it runs. A provider that rotates refresh tokens gets one more round trip:
-inside the lock, the stored record is read again, so a refresh token another worker has traded in is never sent.
-Nothing is cleared on a transient fault: only a refresh token the provider refuses, and that is still the one stored.
+about to expire is refreshed under the refresh lock, and only when the result can be stored (the call carries the
+user's token and names the trusted Mattermost). The refreshed record is stored back (retried: it is a whole
+overwrite) while the API call that needed it runs. A provider that rotates refresh tokens (unless its class says it
+does not) gets one more round trip: inside the lock, the stored record is read again, so a refresh token another
+worker has traded in is never sent. A rotated record is first parked beside the lock, where the next call on any
+worker finds it if Mattermost failed to store it. Nothing is cleared on a transient fault: only a refresh token the
+provider refuses, and that is still the one stored.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +24,7 @@ from mattermost_apps import AppsClient, CallRequest, MattermostError
 from mattermost_apps.http import time_left
 from provider import OAuth2Provider, ProviderError
 
-from .locks import LockUnavailable, RefreshLock
+from .locks import Lease, LockUnavailable, RefreshLock
 from .record import RecordOfAnotherUser, TokenCipher, TokenRecord, UnreadableRecord
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,12 @@ class TokenUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class _RefreshedElsewhere(Exception):
+    def __init__(self, record: TokenRecord) -> None:
+        self.record = record
+        super().__init__("refreshed elsewhere")
 
 
 class UserTokens:
@@ -120,36 +131,83 @@ class UserTokens:
             raise TokenUnavailable("no_refresh_token")
         if not oauth2.is_configured:
             raise TokenUnavailable("not_configured")
+        # Refresh only what can be stored: this raises (no user token, a site URL not trusted) before anything is sent.
+        self._client_for(call)
         left = time_left()
         try:
-            with self._lock.hold(user_id, timeout=LOCK_WAIT_SECONDS if left is None else max(left, 0.0)):
-                if self._provider.rotates_refresh_tokens:
-                    latest = self._latest(call, record)
-                    if latest.refresh_token != record.refresh_token and not latest.is_stale(margin=self._margin):
-                        return use(latest)  # another worker refreshed while this call waited
-                    record = latest
-                refreshed = self._refresh(call, record)
-                store = _STORE_POOL.submit(contextvars.copy_context().run, self._store_refreshed, call, refreshed)
+            with self._lock.hold(user_id, timeout=LOCK_WAIT_SECONDS if left is None else max(left, 0.0)) as lease:
+                latest = self._latest(call, record, lease)
+                if latest.refresh_token != record.refresh_token and not latest.is_stale(margin=self._margin):
+                    return use(latest)  # refreshed by another call while this one waited
+                record = latest
+                lease.check()  # never send a refresh token under a lock another process may now hold
+                try:
+                    refreshed = self._refresh(call, record)
+                except _RefreshedElsewhere as exc:  # refused, but another call had already traded it in: no dead grant
+                    return use(exc.record)
+                parked = refreshed.refresh_token != record.refresh_token and self._park(user_id, record, refreshed)
+                store = _STORE_POOL.submit(contextvars.copy_context().run, self._store_refreshed, call, refreshed, lease, parked)
                 try:
                     return use(refreshed)  # while the refreshed record is being stored
                 finally:
                     _wait(store, user_id)
         except LockUnavailable as exc:
             log.warning("user %s: refresh lock %s", user_id, exc.reason)
-            raise TokenUnavailable("refresh_busy" if exc.reason == "busy" else "refresh_unavailable") from None
+            raise TokenUnavailable("refresh_busy" if exc.reason in ("busy", "lost") else "refresh_unavailable") from None
 
-    def _latest(self, call: CallRequest, record: TokenRecord) -> TokenRecord:
-        """The stored record, re-read; `record` if it cannot be read now (then the refresh may fail, never replay)."""
-        try:
-            latest = self.stored(call)
-        except (MattermostError, UnreadableRecord) as exc:
-            log.info("user %s: could not re-read the stored record: %s", call.context.acting_user_id, exc)
+    def _latest(self, call: CallRequest, record: TokenRecord, lease: Lease) -> TokenRecord:
+        """The newest record of the user, read inside the lock: a rotated record a store could not keep (parked), or,
+        for a provider that rotates refresh tokens, the stored one. Either way, a refresh token another call has traded
+        in is never sent. Fails (the error of the read) rather than refresh from a record it could not check."""
+        user_id = call.context.acting_user_id
+        parked = self._unparked(user_id)
+        if parked is None and not self._provider.rotates_refresh_tokens:
             return record
-        if latest is None or not latest.refresh_token:
+        try:
+            stored = self.stored(call)
+        except UnreadableRecord as exc:
+            log.warning("user %s: stored record unreadable: %s", user_id, exc)
+            raise TokenUnavailable("unreadable") from None
+        if parked is not None:
+            replaces, kept = parked
+            if stored is not None and _digest(stored.refresh_token) == replaces:
+                # Mattermost still holds the record this one replaced: store it now; the user's call goes on with it.
+                lease.check()
+                self._store(call, kept)
+                log.info("user %s: stored the refreshed record an earlier call could not store", user_id)
+                stored = kept
+            self._lock.unpark(user_id)  # stored now, or replaced since (a reconnect, a disconnect)
+        if stored is None or not stored.refresh_token:
             raise TokenUnavailable("not_connected")  # disconnected (or reconnected elsewhere) while this call waited
-        return latest
+        return stored
+
+    def _park(self, user_id: str, old: TokenRecord, new: TokenRecord) -> bool:
+        """Keep a rotated record where the next call on any worker finds it, until Mattermost has stored it."""
+        value = json.dumps({"replaces": _digest(old.refresh_token), "record": self._cipher.seal(new, user_id=user_id)})
+        try:
+            self._lock.park(user_id, value)
+        except LockUnavailable:  # the store in Mattermost may still succeed
+            log.warning("user %s: could not keep the refreshed record beside the refresh lock", user_id)
+            return False
+        return True
+
+    def _unparked(self, user_id: str) -> tuple[str, TokenRecord] | None:
+        """The parked record of `user_id` and the digest of the refresh token it replaced, if there is one."""
+        value = self._lock.parked(user_id)
+        if value is None:
+            return None
+        try:
+            parked = json.loads(value)
+            record = self._cipher.open(parked["record"], user_id=user_id)
+            return str(parked["replaces"]), record
+        except (ValueError, KeyError, TypeError, UnreadableRecord) as exc:
+            log.warning("user %s: a parked record is unreadable (%s): dropped", user_id, type(exc).__name__)
+            self._lock.unpark(user_id)
+            return None
 
     def _refresh(self, call: CallRequest, record: TokenRecord) -> TokenRecord:
+        """The refreshed record. Raises _RefreshedElsewhere if the provider refused the refresh token but Mattermost
+        now holds a newer record (another worker or replica refreshed first)."""
         oauth2 = call.context.oauth2
         try:
             grant = self._provider.refresh(
@@ -157,19 +215,31 @@ class UserTokens:
             )
         except ProviderError as exc:
             if exc.reason == "invalid_grant":
-                self._clear_if_still(call, record)
+                newer = self._clear_if_still(call, record)
+                if newer is not None and newer.refresh_token != record.refresh_token:
+                    raise _RefreshedElsewhere(newer) from None
                 raise TokenUnavailable("grant_ended") from None
             raise
         if grant.refresh_token != record.refresh_token and not self._provider.rotates_refresh_tokens:
-            # Told it does not rotate, but it does: from now on this process re-reads before a refresh.
             log.warning(
-                "the provider rotated a refresh token: set OAUTH2_ROTATES_REFRESH_TOKENS=true, "
-                "or concurrent refreshes can lose a grant"
+                "the provider rotated a refresh token, but its class says it does not: set OAUTH2_ROTATES_REFRESH_TOKENS=true"
             )
-            self._provider.rotates_refresh_tokens = True
         return record.with_grant(grant)
 
-    def _store_refreshed(self, call: CallRequest, record: TokenRecord) -> None:
+    def _store_refreshed(self, call: CallRequest, record: TokenRecord, lease: Lease, parked: bool) -> None:
+        user_id = call.context.acting_user_id
+        if parked:
+            try:
+                lease.check()
+            except LockUnavailable as exc:
+                if exc.reason == "lost":  # a late holder never overwrites what the lock's next holder stored
+                    log.warning("user %s: the refresh lock was lost: the record stays parked for the next call", user_id)
+                    return
+        self._store(call, record)
+        if parked:
+            self._lock.unpark(user_id)
+
+    def _store(self, call: CallRequest, record: TokenRecord) -> None:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 self.save(call, record)
@@ -179,18 +249,20 @@ class UserTokens:
                 if exc.reason not in ("unreachable", "failed") or attempt == STORE_ATTEMPTS or (left is not None and left <= 0):
                     raise
 
-    def _clear_if_still(self, call: CallRequest, dead: TokenRecord) -> None:
-        """Clear the record of a dead grant, unless Mattermost now holds another one (a reconnect, a refresh elsewhere)."""
+    def _clear_if_still(self, call: CallRequest, dead: TokenRecord) -> TokenRecord | None:
+        """Clear the record of a dead grant, unless Mattermost now holds another one (a reconnect, a refresh elsewhere):
+        that one is returned."""
         user_id = call.context.acting_user_id
         try:
             stored = self.stored(call)
             if stored is not None and stored.access_token != dead.access_token:
                 log.info("user %s: the grant of this call's record has ended, but a newer record is stored: kept", user_id)
-                return
+                return stored
             log.info("user %s: the grant has ended; clearing the record", user_id)
             self.clear(call)
         except (MattermostError, UnreadableRecord) as exc:  # the user is told to reconnect either way
             log.warning("user %s: could not clear the record: %s", user_id, exc)
+        return None
 
     def _open(self, stored: object, call: CallRequest) -> TokenRecord | None:
         try:
@@ -200,8 +272,12 @@ class UserTokens:
             return None
 
 
+def _digest(refresh_token: str | None) -> str:
+    return hashlib.sha256((refresh_token or "").encode()).hexdigest()
+
+
 def _wait(store: Future[None], user_id: str) -> None:
     try:
         store.result(timeout=time_left())
-    except Exception as exc:  # noqa: BLE001 - the user still gets the answer; the next call refreshes again
+    except Exception as exc:  # noqa: BLE001 - the user still gets the answer; the record stays parked for the next call
         log.warning("user %s: could not store the refreshed token: %s", user_id, exc)

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -255,8 +256,13 @@ def app_env(
     calendar_url: str,
     encryption_key: str,
     log_level: str = "INFO",
+    instance_dir: Path | None = None,
 ) -> dict[str, str]:
+    """The app's settings. `instance_dir` holds what the app keeps (the Mattermost its install pinned); by default a
+    new temporary folder, so that no two apps under test, nor `make run`, share one."""
+    instance = instance_dir or Path(tempfile.mkdtemp(prefix="mattermost-app-instance-"))
     return {
+        "APP_SECRET_FILE": str(instance / "app_secret"),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "ROOT_URL": root_url,
@@ -281,12 +287,13 @@ def start_app(
     log_dir: Path,
     name: str = "app",
     workers: int = 1,
+    wsgi_app: str = "app:app",
 ) -> ManagedProcess:
     argv = [
         sys.executable,
         "-m",
         "gunicorn",
-        "app:app",
+        wsgi_app,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

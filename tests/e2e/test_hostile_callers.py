@@ -21,6 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -45,6 +46,7 @@ from .conftest import RUNNING
 from .harness import (
     CLIENT_ID,
     CLIENT_SECRET,
+    REPO_ROOT,
     ManagedProcess,
     Stack,
     UserAgent,
@@ -186,9 +188,16 @@ def configure_call(app: App, site_url: str) -> dict[str, Any]:
     return body
 
 
+def install_call(app: App, site_url: str) -> dict[str, Any]:
+    """The plugin's call of the manifest's `on_install`, made as the admin installing the app."""
+    on_install = json.loads(Path(REPO_ROOT / "manifest.json").read_text(encoding="utf-8"))["on_install"]
+    return build_call_request(app.installed(site_url), on_install, acting_user=ADMIN)
+
+
 def test_a_call_cannot_aim_the_app_at_another_host(unpinned: App, stubs: dict[str, StubServer]) -> None:
     legitimate, hostile = stubs["mattermost"], stubs["hostile"]
-    assert unpinned.call(configure_call(unpinned, legitimate.url))["type"] == "ok"  # the first: trusted from now on
+    assert unpinned.call(install_call(unpinned, legitimate.url))["type"] == "ok"  # the install: trusted from now on
+    assert unpinned.call(configure_call(unpinned, legitimate.url))["type"] == "ok"
     closed = f"http://127.0.0.1:{free_port()}"
     answers = [unpinned.call(configure_call(unpinned, url)) for url in (hostile.url, closed, hostile.url + "/any/path")]
     assert hostile.hits == []  # not one request, so nothing to learn from, nothing to carry tokens to

@@ -132,18 +132,23 @@ class Race:
             provider_url=self.provider.url,
             calendar_url=self.calendar_url,
             encryption_key=self.stack.encryption_key,
+            instance_dir=self.tmp / "instance",  # shared by every replica: the Mattermost the install pinned
         )
         env["OAUTH2_TOKEN_URL"] = self.gate.url + "/token"
         env["OAUTH2_ROTATES_REFRESH_TOKENS"] = "true"
         return {**env, **extra}
 
     @contextlib.contextmanager
-    def apps(self, name: str, envs: Sequence[Mapping[str, str]], *, workers: int = 1) -> Iterator[list[ManagedProcess]]:
+    def apps(
+        self, name: str, envs: Sequence[Mapping[str, str]], *, workers: int = 1, wsgi_app: str = "app:app"
+    ) -> Iterator[list[ManagedProcess]]:
         """One gunicorn per env (its PORT), started together; the emulator's calls go to the first."""
         started: list[ManagedProcess] = []
         try:
             for i, env in enumerate(envs):
-                process = start_app(int(env["PORT"]), env=env, log_dir=self.log_dir, name=f"{name}-{i + 1}", workers=workers)
+                process = start_app(
+                    int(env["PORT"]), env=env, log_dir=self.log_dir, name=f"{name}-{i + 1}", workers=workers, wsgi_app=wsgi_app
+                )
                 started.append(process)
                 RUNNING.append(process)
             for process in started:

@@ -49,6 +49,7 @@ def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ports = {"A": free_port(), "B": free_port()}
     proxy = RoundRobinProxy({name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
     log_dir: Path = tmp_path_factory.mktemp("replica-logs")
+    instance_dir = tmp_path_factory.mktemp("replica-instance")  # shared, as a volume: the Mattermost the install pinned
     processes: list[ManagedProcess] = []
     try:
         for name, port in ports.items():
@@ -60,6 +61,7 @@ def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 provider_url=stack.provider.url,
                 calendar_url=stack.calendar_url,
                 encryption_key=stack.encryption_key,
+                instance_dir=instance_dir,
             )
             processes.append(start_app(port, env=env, log_dir=log_dir, name=f"replica-{name}"))
         RUNNING.extend(processes)

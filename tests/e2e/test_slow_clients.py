@@ -208,3 +208,53 @@ def test_control_threaded_workers_are_held_up_by_the_same_clients(tmp_path: Path
     print(f"gthread control: {summary(probes)}")
     late = [p for p in probes if not p.in_time]
     assert len(late) >= len(probes) / 2, f"the threaded workers kept up: {summary(probes)}"
+
+
+SLOW_READERS = 10  # each asks for the icon PIPELINED times and never reads an answer
+PIPELINED = 100
+SILENT_BODIES = 1990  # each sends a signed call's headers and never its body
+KEEPALIVE_SECONDS = 5.0  # gunicorn.conf.py's: gunicorn ends a stalled body read, and an idle connection, then
+HOLD_PROBE_TIMEOUT = 4 * KEEPALIVE_SECONDS  # the first probes wait for a slot; on a shared machine, a while
+FREED_AFTER = 3 * KEEPALIVE_SECONDS  # by then every stalled socket is closed
+WATCH_SECONDS = FREED_AFTER + 4
+HEALTHCHECK_TIMEOUT = 4.0  # the image's HEALTHCHECK
+
+
+def test_two_thousand_stalled_sockets_hold_the_connection_slots_for_a_bounded_time(tmp_path: Path) -> None:
+    """2,000 sockets on loopback, as many as the 2 workers' connection slots, opened at once: a few pipeline
+    requests for the icon and never read the answers, the rest send a signed call's headers (one valid JWT) and never
+    its body. The server closes each within a few keepalive periods of its stalling, so the health check keeps
+    answering: the first probes once a slot is free, then within the image's HEALTHCHECK timeout."""
+    with serving("app-stalled-sockets", ["-m", "app"], tmp_path) as (url, app_secret):
+        host, port = url.removeprefix("http://").split(":")
+        body, headers = signed_bindings_call(url, app_secret)
+        pipelined = b"GET /static/icon.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * PIPELINED
+        head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Length": str(len(body))}.items())
+        call = f"POST /bindings HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n".encode()
+        sockets: list[socket.socket] = []
+        probes: list[Probe] = []
+        try:
+            for i in range(SLOW_READERS + SILENT_BODIES):
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # a reader that stalls at once
+                sock.settimeout(2)
+                sock.connect((host, int(port)))
+                sock.sendall(pipelined if i < SLOW_READERS else call)
+                sockets.append(sock)
+            started = time.monotonic()
+            while (began := time.monotonic()) < started + WATCH_SECONDS:
+                try:
+                    response = requests.get(url + "/manifest.json", timeout=HOLD_PROBE_TIMEOUT)
+                    probes.append(Probe(f"{began - started:.1f}", time.monotonic() - began, response.status_code))
+                except requests.RequestException as exc:
+                    probes.append(Probe(f"{began - started:.1f}", time.monotonic() - began, None, type(exc).__name__))
+                time.sleep(max(0.5 - (time.monotonic() - began), 0))
+        finally:
+            for sock in sockets:
+                sock.close()
+    print(
+        f"{len(sockets)} stalled sockets, probes at (s): " + ", ".join(f"{p.what}: {p.status} in {p.seconds:.2f}" for p in probes)
+    )
+    assert all(p.status == 200 for p in probes), probes
+    after = [p for p in probes if float(p.what) > FREED_AFTER]
+    assert after and all(p.seconds < HEALTHCHECK_TIMEOUT for p in after), probes

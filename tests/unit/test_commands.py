@@ -15,7 +15,8 @@ import requests
 from bindings import Viewer, visible
 from commands import COMMANDS
 from handlers import messages
-from provider import Provider
+from handlers.events import format_events
+from provider import CalendarEvent, Provider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -133,10 +134,18 @@ def test_disconnect_when_not_connected_stores_null_without_revoking(configured, 
     assert stored_bodies(requests_mock) == [None]
 
 
-def test_disconnect_an_unreadable_record_clears_it(configured, mattermost, requests_mock):
+def test_disconnect_an_unreadable_record_clears_it_and_says_it_could_not_revoke(configured, mattermost, requests_mock):
     configured.store_user_record(ALICE, {"v": 1, "fernet": "garbage"})
-    assert configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)["type"] == "ok"
+    answer = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
+    assert answer["type"] == "ok" and answer["text"].startswith(messages.text("disconnect.unreadable")), answer
     assert stored_bodies(requests_mock) == [None]
+    assert not [r for r in requests_mock.request_history if r.url.startswith(REVOKE_URL)]  # nothing to revoke with
+
+
+def test_an_events_link_cannot_end_its_markdown_link_early():
+    event = CalendarEvent("Review", datetime(2030, 1, 2, 9, tzinfo=UTC), None, "https://calendar.example/e?x=a) b](<c>")
+    line = format_events([event], time_zone="UTC").splitlines()[1]
+    assert line.endswith("[Review](https://calendar.example/e?x=a%29%20b%5D%28%3Cc%3E)"), line
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ once into a private file when unset; `app.py` exposes the WSGI `app` (settings.p
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import stat
@@ -13,7 +14,9 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 import app as app_module
-from settings import ServerSettings, Settings, SettingsError
+from provider import Identity
+from settings import ServerSettings, Settings, SettingsError, log_config
+from user_tokens import TokenCipher, TokenRecord
 
 KEY_1 = Fernet.generate_key().decode()
 KEY_2 = Fernet.generate_key().decode()
@@ -27,7 +30,6 @@ def env(tmp_path):
 
 def test_defaults_are_googles_and_localhost(env):
     settings = Settings.from_env({**env, "APP_SECRET": "s" * 32})
-    assert settings.port == 8080
     assert settings.root_url == "http://localhost:8080"
     assert settings.mattermost_site_url is None
     assert settings.oauth2_authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
@@ -68,7 +70,6 @@ def test_every_variable_is_read(env):
         }
     )
     assert settings.app_secret == "from-env-secret"
-    assert settings.port == 9090
     assert settings.root_url == "https://apps.example.com/google/"
     assert settings.manifest_root_url == "https://apps.example.com/google"
     assert settings.mattermost_site_url == "http://mattermost:8065"
@@ -96,8 +97,7 @@ def test_blank_values_count_as_unset(env):
             "LOG_LEVEL": "",
         }
     )
-    assert (settings.port, settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
-        8080,
+    assert (settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
         "http://localhost:8080",
         ("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly"),
         None,
@@ -115,8 +115,6 @@ def test_secrets_are_not_in_the_repr():
     [
         ({"PORT": "eighty"}, "PORT must be a whole number, not 'eighty'."),
         ({"PORT": "80.5"}, "PORT must be a whole number"),
-        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0."),
-        ({"PORT": "65536"}, "PORT must be between 1 and 65535, not 65536."),
         ({"ROOT_URL": "localhost:8080"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"ROOT_URL": "ftp://app.example.com"}, "ROOT_URL must be an absolute http(s) URL with a host"),
         ({"ROOT_URL": "/google"}, "ROOT_URL must be an absolute http(s) URL with a host"),
@@ -153,7 +151,6 @@ def test_a_bad_encryption_key_is_not_echoed(env):
     [
         ("app_secret", "", "APP_SECRET must not be empty."),
         ("oauth2_scopes", (), "OAUTH2_SCOPES must name at least one scope."),
-        ("port", -1, "PORT must be between 1 and 65535"),
     ],
 )
 def test_direct_construction_is_validated_too(field, value, expected_message):
@@ -255,8 +252,29 @@ def test_the_keys_derived_from_app_secret_never_change():
     assert settings.pkce_key.hex() == "46dbdcf5f998f98c8aa449b4ba90e6867ba20c9e60640f07c7b267b5f7d521ba"
 
 
-def test_token_encryption_key_replaces_the_derived_key():
-    assert Settings(app_secret="s" * 32, token_encryption_keys=(KEY_1, KEY_2)).token_keys == (KEY_1, KEY_2)
+def test_token_encryption_key_encrypts_and_the_derived_key_only_decrypts():
+    """Moving a default deployment to TOKEN_ENCRYPTION_KEY keeps every stored record readable: the derived key comes
+    last, so it never seals a record and each one is sealed under the new key at its next write."""
+    derived = Settings(app_secret="s" * 32).token_keys
+    keys = Settings(app_secret="s" * 32, token_encryption_keys=(KEY_1, KEY_2)).token_keys
+    assert keys == (KEY_1, KEY_2, *derived)
+    record = TokenRecord("at", "rt", None, "", "Bearer", Identity("sub", "", ""))
+    sealed = TokenCipher(derived).seal(record, user_id="u")
+    assert TokenCipher(keys).open(sealed, user_id="u") == record
+    resealed = TokenCipher(keys).seal(record, user_id="u")
+    assert TokenCipher((KEY_1,)).open(resealed, user_id="u") == record
+
+
+def test_log_lines_escape_control_characters_in_what_they_quote():
+    """A caller's text (an expand key, a site URL) in a message cannot end the line or forge another, in either format."""
+    forged = "key\n2026-01-01 00:00:00,000 WARNING [1] app: forged\x00\x7f\u2028"
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "bad expand key %s", (forged,), None)
+    for log_format in ("text", "json"):
+        config = log_config("INFO", log_format)["formatters"]["line"]
+        formatter = config["()"](fmt=config["fmt"]) if log_format == "text" else config["()"]()
+        line = formatter.format(record)
+        assert "\n" not in line and "\x00" not in line and "\x7f" not in line and "\u2028" not in line, line
+        assert "forged" in line
 
 
 def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
@@ -265,8 +283,7 @@ def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
     table = readme[readme.index("## Settings") : readme.index("## Install into Mattermost")]
     documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, re.M))
     code = (root / "settings.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'(?:get|env\.get)\("([A-Z0-9_]+)"', code)) | set(re.findall(r'\(env, "([A-Z0-9_]+)"', code))
-    read -= {"GUNICORN_THREADS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}  # refused, and requests' own
+    read = set(re.findall(r'(?:get|env\.get)\("([A-Z0-9_]+)"', code)) | set(re.findall(r'\("([A-Z0-9_]+)", _\w+\)', code))
     read |= {"LOG_LEVEL", "LOG_FORMAT"}
     assert documented == read
 
@@ -277,9 +294,9 @@ def test_the_readme_table_lists_exactly_the_variables_the_code_reads():
         ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY must be a whole number, not 'two'."),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a number of worker processes from 1 to 64, not 0."),
         ({"PORT": "70000"}, "PORT must be between 1 and 65535, not 70000."),
+        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0."),
         ({"HOST": "a b"}, "HOST must be a host name or an IP address"),
         ({"GUNICORN_WORKER_CONNECTIONS": "5"}, "GUNICORN_WORKER_CONNECTIONS must be from 10 to 100000"),
-        ({"GUNICORN_THREADS": "4"}, "GUNICORN_THREADS no longer applies"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )
@@ -311,3 +328,32 @@ def test_a_bad_value_leaves_no_generated_secret_behind(env, tmp_path):
     with pytest.raises(SettingsError):
         Settings.from_env({**env, "LOG_LEVEL": "verbose"})
     assert not (tmp_path / "instance" / "app_secret").exists()
+
+
+def test_a_setting_that_denies_the_provider_classs_rotation_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """False on a class that says its refresh tokens rotate would lose grants: one line, naming the setting. The other
+    way round (true on a class that says they do not) only costs a round trip, and is the override's use."""
+    import settings as settings_module
+
+    class Rotating(settings_module.Provider):
+        rotates_refresh_tokens = True
+
+    monkeypatch.setattr(settings_module, "Provider", Rotating)
+    with pytest.raises(SettingsError, match=r"^OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts"):
+        Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "false"})
+    assert Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "true"}).oauth2_rotates_refresh_tokens
+    assert Settings.from_env({"APP_SECRET": "s" * 32}).oauth2_rotates_refresh_tokens is None  # the class decides
+
+
+def test_an_empty_environment_gives_the_fields_own_defaults(env):
+    # Each default is written once, on the dataclass field: reading the environment adds none of its own.
+    read = Settings.from_env({**env, "APP_SECRET": "s" * 32})
+    built = Settings(app_secret="s" * 32, site_url_file=read.site_url_file)
+    assert read == built
+
+
+def test_gunicorn_conf_holds_only_the_servers_settings():
+    # `python -m app` reads and checks the app's settings once; gunicorn.conf.py reads only gunicorn's own.
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "gunicorn.conf.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert "ServerSettings" in imported and "Settings" not in imported

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -33,7 +36,8 @@ class MattermostError(Exception):
     `reason`: `unreachable` (no answer: connection error or timeout), `refused` (401 or 403), `failed` (another
     status), `bad_answer` (an answer the app cannot read), `too_large` (over the plugin's 8 KiB limit: not sent),
     `missing_token` (the call's context carries no `detail` token), `bad_site_url` (the call's site URL is no URL
-    the app can use), `untrusted_site_url` (it names another Mattermost than the one trusted). `operation` names what was asked:
+    the app can use), `untrusted_site_url` (it names another Mattermost than the one trusted), `not_pinned` (no
+    Mattermost is trusted yet: the app was never installed from one). `operation` names what was asked:
     `store_oauth2_app`, `store_oauth2_user`, `get_oauth2_user`, `kv_get`, `kv_set`, `kv_delete`, `open_dm`, `post_dm`.
     `detail` is the app's own (a byte count, a token name, the plugin's error sentinel), never Mattermost's text.
     Every MattermostError has been logged, one WARNING line, where it was raised.
@@ -51,17 +55,32 @@ class ClientFactory:
     """Builds the `AppsClient` of a call, with the call's own token, aimed at one Mattermost only.
 
     The plugin's JWT covers no part of the body, so the body's `context.mattermost_site_url` is the caller's word.
-    With `site_url` set, every request goes there and the context's is ignored. Without it, the first site URL a
-    call names is trusted for the life of the process, and a call naming another is refused: a caller holding one
-    valid JWT cannot aim the app's requests (and the tokens and records they carry) at a host of their choice.
+    With `site_url` set, every request goes there and the context's is ignored. Without it, the Mattermost is the
+    one `pin(call)` names: the app's install call, made by the admin installing it. With `pin_file` the pin is kept
+    there, for every worker and every restart, and only an install can set it (delete the file to reset it); without
+    (tests, an embedded app), it is kept in memory, set by the install or else by the first call that needs
+    Mattermost. A call naming another Mattermost is refused: a caller holding one valid JWT cannot aim the app's
+    requests (and the tokens and records they carry) at a host of their choice.
     """
 
-    def __init__(self, session: requests.Session, timeout: float, site_url: str | None = None) -> None:
+    def __init__(
+        self, session: requests.Session, timeout: float, site_url: str | None = None, *, pin_file: Path | None = None
+    ) -> None:
         self.session = session
         self.timeout = timeout
         self.site_url = site_url.rstrip("/") if site_url else None
+        self.pin_file = pin_file
         self._trusted = self.site_url
         self._guard = threading.Lock()
+
+    def pin(self, call: CallRequest) -> None:
+        """Trust the Mattermost the install call names, if none is trusted yet; refuse a call naming another."""
+        site_url = _checked(call.context.mattermost_site_url)
+        if self.site_url is None:
+            with self._guard:
+                if self._pinned() is None:
+                    self._keep(site_url, "pinned by the app's install")
+        self._trust(site_url)
 
     def as_acting_user(self, call: CallRequest) -> AppsClient:
         return self._client(call, call.context.acting_user_access_token, "acting_user_access_token")
@@ -78,36 +97,90 @@ class ClientFactory:
         )
 
     def _trust(self, site_url: str) -> str:
-        site_url = site_url.rstrip("/")
-        if not _usable_site_url(site_url):
-            log.warning("refused a call whose context.mattermost_site_url is not a usable http(s) URL")
-            raise MattermostError("bad_site_url", "authenticate")
-        with self._guard:
-            if self._trusted is None:
-                self._trusted = site_url
-                log.info("trusting the Mattermost at %s for the app's requests (MATTERMOST_SITE_URL is not set)", site_url)
-        if site_url != self._trusted:
-            log.warning("refused a call naming another Mattermost site URL than the trusted %s", self._trusted)
+        site_url = _checked(site_url)
+        trusted = self._trusted or self._pinned()
+        if trusted is None:
+            if self.pin_file is not None:
+                log.warning("refused a call: no Mattermost is trusted yet (install the app, or set MATTERMOST_SITE_URL)")
+                raise MattermostError("not_pinned", "authenticate")
+            with self._guard:
+                if self._trusted is None:
+                    self._keep(site_url, "the first call that needs Mattermost")
+            trusted = self._trusted
+        if site_url != trusted:
+            log.warning("refused a call naming another Mattermost site URL than the trusted %s", trusted)
             raise MattermostError("untrusted_site_url", "authenticate")
         return site_url
 
+    def _pinned(self) -> str | None:
+        """The trusted site URL: in memory, else in the pin file (another worker, or an earlier start, may have set it)."""
+        if self._trusted is None and self.pin_file is not None:
+            try:
+                kept = self.pin_file.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                return None
+            if not _usable_site_url(kept):
+                raise MattermostError("bad_site_url", "authenticate", detail=str(self.pin_file))
+            self._trusted = kept
+        return self._trusted
+
+    def _keep(self, site_url: str, why: str) -> None:
+        if self.pin_file is not None:
+            # Written whole to a private file, then linked into place, which fails if another worker got there first.
+            self.pin_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.pin_file.with_name(f".{self.pin_file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(site_url + "\n", encoding="utf-8")
+            try:
+                os.link(tmp, self.pin_file)
+            except FileExistsError:
+                self._pinned()
+                return
+            finally:
+                tmp.unlink(missing_ok=True)
+            log.warning(
+                "trusting the Mattermost at %s from now on (%s; kept in %s: delete it to reset)", site_url, why, self.pin_file
+            )
+        else:
+            log.info("trusting the Mattermost at %s for the app's requests (%s; MATTERMOST_SITE_URL is not set)", site_url, why)
+        self._trusted = site_url
+
+
+# http(s)://host[:port][/path], nothing else: no user info, query, fragment, space or control character.
+_PLAIN_URL = re.compile(
+    r"https?://(?P<host>[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?"
+)
+_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")  # `_`: container names
+
+
+def _checked(site_url: str) -> str:
+    site_url = site_url.rstrip("/")
+    if not _usable_site_url(site_url):
+        log.warning("refused a call whose context.mattermost_site_url is not a plain http(s)://host[:port][/path] URL")
+        raise MattermostError("bad_site_url", "authenticate")
+    return site_url
+
 
 def _usable_site_url(url: str) -> bool:
-    """An http(s) URL with a host DNS could carry (labels of 1 to 63 characters), and no user info, query or fragment."""
-    try:
-        parts = parse_url(url)
-    except LocationParseError:
+    """A plain http(s)://host[:port][/path] URL, with a host DNS could carry (letter-digit-hyphen labels of 1 to 63
+    characters; an `xn--` label must be valid punycode) or an IPv6 literal."""
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) <= 65535):
         return False
-    host = parts.host or ""
-    if parts.scheme not in ("http", "https") or not host or parts.auth or parts.query or parts.fragment:
-        return False
-    if host.startswith("["):  # an IPv6 literal, which parse_url has checked
+    host = match["host"]
+    if host.startswith("["):
+        try:
+            parse_url(url)  # checks the IPv6 literal
+        except LocationParseError:
+            return False
         return True
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return False
     try:
-        host = host.encode("idna").decode("ascii")
+        host.encode("ascii").decode("idna")  # an xn-- label that is not punycode
     except UnicodeError:
         return False
-    return len(host) <= 253 and all(0 < len(label) <= 63 for label in host.rstrip(".").split("."))
+    return True
 
 
 class AppsClient:

@@ -3,11 +3,13 @@ variables cannot send a token through another proxy, and `.netrc` never adds cre
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from urllib3 import HTTPResponse
 
 from mattermost_apps import new_session
 
@@ -20,8 +22,12 @@ def test_the_proxies_named_at_start_are_the_ones_used_whatever_the_environment_s
     monkeypatch.setenv("NO_PROXY", "api.example")
     sent: list[tuple[str, Any]] = []
 
-    def request(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+    def request(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         sent.append((url, kwargs["proxies"]))
+        response = requests.Response()
+        response.status_code = 200
+        response.raw = HTTPResponse(body=io.BytesIO(b"{}"), status=200, preload_content=False)
+        return response
 
     monkeypatch.setattr(requests.Session, "request", request)
     for _ in range(2):
