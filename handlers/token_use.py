@@ -22,8 +22,8 @@ TokenHandler = Callable[[CallRequest, Services, str], CallResponse]
 
 def uses_token(handler: TokenHandler) -> Callable[[CallRequest, Services], CallResponse]:
     """Decorator, in the manner of Flask's `login_required`: the handler gets the user's access token as a third
-    argument and answers whatever it likes (a text, a lookup's items, a form). Not connected, a grant that ended, or
-    the provider failing: the user reads why, and the handler does not run.
+    argument and answers whatever it likes (a text, a lookup's items, a form). Not connected, or a grant that ended:
+    the user reads why, and the handler does not run. A provider error the handler raises is worded for the user too.
 
         @uses_token
         def info(call: CallRequest, services: Services, token: str) -> CallResponse:
@@ -33,7 +33,7 @@ def uses_token(handler: TokenHandler) -> Callable[[CallRequest, Services], CallR
     a handler only reads from the provider."""
 
     @functools.wraps(handler)
-    def with_token(call: CallRequest, services: Services) -> CallResponse:
+    def decorated(call: CallRequest, services: Services) -> CallResponse:
         try:
             return services.tokens.use(call, lambda record: handler(call, services, record.access_token))
         except TokenUnavailable as exc:
@@ -42,7 +42,7 @@ def uses_token(handler: TokenHandler) -> Callable[[CallRequest, Services], CallR
             log.warning("user %s: %s", call.context.acting_user_id, exc)
             return error(failure(exc))
 
-    return with_token
+    return decorated
 
 
 def scope_checked(command: Command, handler: Handler) -> Handler:

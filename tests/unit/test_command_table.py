@@ -9,11 +9,14 @@ from dataclasses import replace
 import pytest
 
 from app import create_app
-from bindings import Command, everyone
+from bindings import TOKEN_USE, Command, everyone
 from commands import COMMANDS
 from handlers import messages
-from mattermost_apps import Call, Field, Option, lookup, ok
-from tests.conftest import ALICE, fake_plugin, make_settings, paths
+from handlers.token_use import uses_token
+from mattermost_apps import Call, Field, Form, Option, form, lookup, ok
+from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, fake_plugin, make_settings, paths
+
+from .conftest import make_record
 
 EXTRA = Command(
     "extra", "Do the extra thing", "/commands/extra", {"acting_user": "summary"}, everyone, lambda call, s: ok("extra ran")
@@ -163,3 +166,18 @@ def test_two_commands_on_one_path_stop_the_app():
         create_app(
             make_settings(), commands=(*COMMANDS, replace(EXTRA_WITH_FORM, fields=(replace(COLOUR, lookup=Call(EXTRA.path)),)))
         )
+
+
+def test_a_token_handler_answers_a_form_as_well_as_a_text(installed, cipher):
+    @uses_token
+    def ask(call, services, token):
+        return form(Form(title=f"token {token}", submit=Call("/commands/extra/submit"), fields=[Field("x")]))
+
+    app = create_app(make_settings(), commands=(*COMMANDS, replace(EXTRA, expand=TOKEN_USE, handler=ask)))
+    plugin = fake_plugin(app.test_client(), installed)
+    plugin.configure(CLIENT_ID, CLIENT_SECRET)
+    plugin.store_user_record(ALICE, cipher.seal(make_record(access_token="ya29.fresh"), user_id=ALICE.id))
+    answer = plugin.call("/commands/extra", TOKEN_USE)
+    assert answer["type"] == "form" and answer["form"]["title"] == "token ya29.fresh", answer
+    plugin.store_user_record(ALICE, None)  # disconnected: the handler does not run
+    assert plugin.call("/commands/extra", TOKEN_USE) == {"type": "error", "text": messages.text("not_connected")}
