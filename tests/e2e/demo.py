@@ -49,7 +49,8 @@ The demo is running: the app, an emulated Mattermost and a local OAuth2 server s
   2. Type /google connect, press Send, and click "Connect your Google account".
   3. At the OAuth2 server, sign in with any name and password, then press Continue.
   4. Back at {site}/ the bot's direct message is waiting. Try /google info, /google events,
-     /google disconnect. As sysadmin, /google configure shows the admin's form.
+     /google events --calendar Work (or --calendar "Team offsite": the stub's calendars, which the flag's
+     lookup offers), /google disconnect. As sysadmin, /google configure shows the admin's form.
 
   Emulated Mattermost   {site}
   The app               {stack.app_url}  (manifest: {stack.app_url}/manifest.json)
