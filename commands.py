@@ -2,9 +2,11 @@
 and the provider scopes it needs.
 
 The bindings, `help`, and the call routes are derived from this table; adding a command is one entry here, one
-handler module in `handlers/`, and one test (docs/adapting.md). The command is named after the provider
-(`Provider.command`: `/google`). No call path may be one the plugin reserves (`/ping`, `/oauth2/connect`,
-`/oauth2/complete`, `/webhook`, and the manifest's `/install`): the app refuses to start with one.
+handler module in `handlers/`, and one test (docs/adapting.md). A command's flags and positional arguments are its
+`fields` (the SDK's `Field`); a dynamic select among them names its lookup call, whose handler is in `lookups`.
+The command is named after the provider (`Provider.command`: `/google`). No call path may be one the plugin reserves
+(`/ping`, `/oauth2/connect`, `/oauth2/complete`, `/webhook`, and the manifest's `/install`): the app refuses to start
+with one.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 from bindings import TOKEN_USE, Command, admins, connected, everyone
 from handlers.configure import configure_form
 from handlers.connection import connect, disconnect
-from handlers.events import events
+from handlers.events import CALENDAR, calendar_choices, events
 from handlers.help import help_
 from handlers.info import info
+from mattermost_apps import Call, Field
 from provider import CALENDAR_SCOPE, Provider
 
 P = Provider.name
@@ -45,6 +48,17 @@ COMMANDS: tuple[Command, ...] = (
         connected,
         events,
         scopes=(CALENDAR_SCOPE,),
+        fields=(
+            # --calendar: offered from the user's calendars as they type (the lookup uses their token too)
+            Field(
+                CALENDAR,
+                "dynamic_select",
+                lookup=Call("/commands/events/calendars", TOKEN_USE),
+                hint="Your primary calendar",
+                description="The calendar to list (by default your primary one)",
+            ),
+        ),
+        lookups={CALENDAR: calendar_choices},
     ),
     Command("disconnect", f"Disconnect your {P} account", "/commands/disconnect", TOKEN_USE, connected, disconnect),
     Command(

@@ -9,18 +9,22 @@ Every sub-command is bound for every user: one that is not bound never reaches t
 it with its own parser error. What a user cannot use yet is bound with a description saying what to do first, and
 `help` and the hint list only what is usable now. Each binding takes the rest of the line as one text field, so words
 typed after a sub-command reach the app rather than the parser's "Unable to identify argument."
+
+A command may declare fields of its own (the SDK's `Field`s: flags, positional arguments, a dynamic select), which
+its binding's form carries beside that text field; each dynamic select's lookup call is answered by the handler the
+command names for it, and the app routes that call like the command's own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mattermost_apps import CallRequest, CallResponse
+from mattermost_apps import Binding, Call, CallRequest, CallResponse, Field, Form, slash_commands
 
-Binding = dict[str, Any]
 Expand = dict[str, str]
+Handler = Callable[[CallRequest, Any], CallResponse]
 
 
 @dataclass(frozen=True)
@@ -64,29 +68,47 @@ class Command:
     path: str
     expand: Expand
     shown_to: Callable[[Viewer], bool]
-    handler: Callable[[CallRequest, Any], CallResponse]
+    handler: Handler
     # The provider scopes the command needs, as the app asks for them: a user who did not grant one is told so.
     scopes: tuple[str, ...] = ()
+    # Its flags and positional arguments (`mattermost_apps.Field`), and for each dynamic select, by field name, the
+    # handler of its lookup call (the call itself, path and expand, is the field's `lookup`).
+    fields: tuple[Field, ...] = ()
+    lookups: Mapping[str, Handler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        with_lookup = {f.name for f in self.fields if f.lookup is not None}
+        if with_lookup != set(self.lookups):
+            raise ValueError(
+                f"Command {self.label}: name a lookup handler for each dynamic select field and only for those"
+                f" (fields {sorted(with_lookup)}, handlers {sorted(self.lookups)})."
+            )
+        self.form()  # the SDK's builders refuse, now, what the plugin or the web client would drop
+
+    def form(self, rest_description: str = "") -> Form:
+        """The command's form: its submit call, its own fields, and a text field taking the rest of the line (unless
+        one of its own does)."""
+        fields = list(self.fields)
+        if not any(f.position == -1 for f in fields):
+            fields.append(rest_of_line(rest_description))
+        return Form(submit=Call(self.path, self.expand), fields=fields)
+
+    def calls(self) -> list[tuple[Call, Handler]]:
+        """The calls the command serves, each with its handler: its submit, then each field's lookup."""
+        lookups = [(f.lookup, self.lookups[f.name]) for f in self.fields if f.lookup is not None]
+        return [(Call(self.path, self.expand), self.handler), *lookups]
 
     def binding(self, *, description: str = "", rest_description: str = "") -> Binding:
-        """The sub-command's binding: its submit call in a form whose one field takes the rest of the line."""
-        return {
-            "location": self.label,
-            "label": self.label,
-            "description": description or self.description,
-            "form": {"submit": {"path": self.path, "expand": self.expand}, "fields": [rest_of_line(rest_description)]},
-        }
+        """The sub-command's binding: its form, whose submit call is the command's."""
+        return Binding(self.label, description=description or self.description, form=self.form(rest_description))
 
 
 REST_FIELD = "words"
 
 
-def rest_of_line(description: str) -> dict[str, Any]:
+def rest_of_line(description: str) -> Field:
     """A text field that takes whatever follows the sub-command (web client: position -1 takes the rest of the line)."""
-    field: dict[str, Any] = {"name": REST_FIELD, "label": REST_FIELD, "type": "text", "position": -1}
-    if description:
-        field["description"] = description
-    return field
+    return Field(REST_FIELD, "text", position=-1, description=description)
 
 
 def unlocked_by(command: Command, viewer: Viewer) -> str:
@@ -112,7 +134,7 @@ def command_bindings(
     icon: str,
     not_yet: Callable[[Command, str], str] = lambda command, _: command.description,
     rest_description: str = "",
-) -> list[Binding]:
+) -> list[dict[str, Any]]:
     """The `/command` binding: one top-level command `trigger` with every sub-command; those `viewer` cannot use yet are
     described by `not_yet(command, unlocked_by(command, viewer))`, and the hint lists only those usable now."""
     commands = list(commands)
@@ -124,18 +146,5 @@ def command_bindings(
         for command in commands
     ]
     usable = [command.label for command in visible(commands, viewer)]
-    return [
-        {
-            "location": "/command",
-            "bindings": [
-                {
-                    "location": trigger,
-                    "label": trigger,
-                    "icon": icon,
-                    "description": description,
-                    "hint": "[" + " | ".join(usable) + "]",
-                    "bindings": subs,
-                }
-            ],
-        }
-    ]
+    hint = "[" + " | ".join(usable) + "]"
+    return [slash_commands(Binding(trigger, icon=icon, description=description, hint=hint, bindings=subs))]

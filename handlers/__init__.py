@@ -1,13 +1,14 @@
 """Call handlers, one module per capability; each handler is `fn(call, services) -> CallResponse`.
 
 `build_router` registers the calls the plugin makes by itself (at the paths the manifest declares), the
-configure form's submit, and one route per command of the table.
+configure form's submit, and the calls of each command of the table: its submit and its fields' lookups.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bindings import Handler
 from mattermost_apps import CallRouter, forbidden_call_paths
 from mattermost_apps import paths as plugin_paths
 from services import Services
@@ -26,7 +27,8 @@ def build_router(services: Services) -> CallRouter:
     router.add(_declared(manifest, "on_oauth2_complete", plugin_paths.OAUTH2_COMPLETE), oauth2.complete)
 
     # What a user agent calls: the plugin refuses its own paths from there ("forbidden call path").
-    user_calls = [(configure.SUBMIT_PATH, configure.configure_submit)] + [(c.path, scope_checked(c)) for c in services.commands]
+    user_calls: list[tuple[str, Handler]] = [(configure.SUBMIT_PATH, configure.configure_submit)]
+    user_calls += [(call.path, scope_checked(c, handler)) for c in services.commands for call, handler in c.calls()]
     forbidden = forbidden_call_paths(manifest)
     for path, handler in user_calls:
         if path in forbidden or not path.startswith("/"):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from mattermost_apps import CallRequest, CallResponse
+from mattermost_apps import CallRequest, CallResponse, ok
 from services import Services
 
 from .messages import text
-from .token_use import with_token
+from .token_use import uses_token
 
 
-def info(call: CallRequest, services: Services) -> CallResponse:
-    def show(token: str) -> str:
-        identity = services.provider.userinfo(token)
-        # The account (its email, as the provider's account chooser shows it), then the person's name.
-        who = identity.email or identity.name or identity.sub
-        name = f" ({identity.name})" if identity.name and identity.name != who else ""
-        lines = [text("info.connected_as", who=who, name=name), text("info.account_id", sub=identity.sub)]
-        return "\n".join(lines)
-
-    return with_token(call, services, show)
+@uses_token
+def info(call: CallRequest, services: Services, token: str) -> CallResponse:
+    identity = services.provider.userinfo(token)
+    # The account (its email, as the provider's account chooser shows it), then the person's name.
+    who = identity.email or identity.name or identity.sub
+    name = f" ({identity.name})" if identity.name and identity.name != who else ""
+    return ok("\n".join([text("info.connected_as", who=who, name=name), text("info.account_id", sub=identity.sub)]))

@@ -76,6 +76,7 @@ EN: dict[str, str] = {
     "provider_operation.read_token": "read the token answer",
     "provider_operation.read_identity": "read your profile",
     "provider_operation.list_events": "list your events",
+    "provider_operation.list_calendars": "list your calendars",
     "provider_operation.other": "do that",  # an API call with no phrase of its own
     # -- the user's token (user_tokens.TokenUnavailable) --------------------------------------------
     "not_connected": "Your {provider} account is not connected: run {connect} first.",
@@ -151,6 +152,11 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "info.account_id": "- {provider} account ID: `{sub}`",
     "events.none": "You have no upcoming events on your primary {provider} calendar.",
     "events.header": "Your next {count} event{plural} ({zone}):",
+    "events.none_on": "You have no upcoming events on {calendar}.",
+    "events.header_on": "Your next {count} event{plural} on {calendar} ({zone}):",
+    "events.unknown_calendar": "You have no {provider} calendar named {calendar}.",
+    "events.quote_the_name": ' A name with spaces goes in quotes: --calendar "{name}".',
+    "events.ambiguous_calendar": "{count} of your {provider} calendars are named {calendar}: pick one from the list that --calendar offers (it gives each one's ID).",
     "events.all_day": "{date}, all day",
     "help.intro": "**/{command}** connects your {provider} account to Mattermost.",
     "help.line": "- `/{command} {label}`: {description}",
@@ -163,7 +169,10 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
 MARKDOWN = frozenset(
     key
     for key in EN
-    if key.startswith(("connect.", "disconnect.", "info.", "events.", "help.", "install."))
+    if (
+        key.startswith(("connect.", "disconnect.", "info.", "events.", "help.", "install."))
+        and key not in ("events.unknown_calendar", "events.quote_the_name", "events.ambiguous_calendar")  # error texts
+    )
     or key in ("oauth2.connected_dm", "oauth2.switched_dm", "oauth2.try_dm", "scope.missing_dm")
     or key in ("configure.header", "configure.header_redirect")
     or key in ("configure.saved", "configure.saved_redirect", "configure.client_secret_keep")
@@ -197,7 +206,7 @@ def failure(exc: Exception, locale: str = "") -> str:
         return text(f"jwt.{exc.reason}", locale)
     if isinstance(exc, BadCallRequest):
         expected = {"string": "a string", "object": "an object"}.get(exc.expected, exc.expected)
-        field = _quote(exc.field) if exc.reason == "bad_expand_level" else exc.field
+        field = quoted(exc.field) if exc.reason == "bad_expand_level" else exc.field
         return text(f"call.{exc.reason}", locale, field=field, expected=expected)
     if isinstance(exc, CallTooLarge):
         return text("call.too_large", locale, kib=exc.limit // 1024)
@@ -225,6 +234,6 @@ def _known(prefix: str, name: str) -> str:
     return key if key in EN else f"{prefix}.other"
 
 
-def _quote(value: str, limit: int = 40) -> str:
+def quoted(value: str, limit: int = 40) -> str:
     """Untrusted text quoted in a one-line sentence: repr'd (no newline, no markup surprises) and cut to `limit`."""
     return repr(value if len(value) <= limit else value[:limit] + "…")

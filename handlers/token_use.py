@@ -1,13 +1,14 @@
-"""Running a command with the user's token (fresh, refreshed when stale), every failure worded for the user."""
+"""Handlers that use the user's token: `@uses_token` hands one a fresh access token (refreshed when stale), and words
+every failure for the user; `scope_checked` answers first when the user's grant lacks a scope the command needs."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from typing import Any
 
-from bindings import Command
-from mattermost_apps import CallRequest, CallResponse, error, ok
+from bindings import Command, Handler
+from mattermost_apps import CallRequest, CallResponse, error
 from provider import Provider, ProviderError
 from services import Services
 from user_tokens import TokenUnavailable, UnreadableRecord
@@ -16,25 +17,41 @@ from .messages import failure, permission, text
 
 log = logging.getLogger(__name__)
 
-
-def with_token(call: CallRequest, services: Services, use: Callable[[str], str]) -> CallResponse:
-    """Answer `use(access_token)`, the text of an `ok` response."""
-    try:
-        return ok(services.tokens.use(call, lambda record: use(record.access_token)))
-    except TokenUnavailable as exc:
-        return error(failure(exc))
-    except ProviderError as exc:
-        log.warning("user %s: %s", call.context.acting_user_id, exc)
-        return error(failure(exc))
+TokenHandler = Callable[[CallRequest, Services, str], CallResponse]
 
 
-def scope_checked(command: Command) -> Callable[[CallRequest, Any], CallResponse]:
-    """`command`'s handler, answering first, without a round trip, when the user's grant lacks a scope it needs (the
-    user unticked it on the consent screen). Not connected, or unreadable: the handler says so."""
+def uses_token(handler: TokenHandler) -> Callable[[CallRequest, Services], CallResponse]:
+    """Decorator, in the manner of Flask's `login_required`: the handler gets the user's access token as a third
+    argument and answers whatever it likes (a text, a lookup's items, a form). Not connected, or a grant that ended:
+    the user reads why, and the handler does not run. A provider error the handler raises is worded for the user too.
+
+        @uses_token
+        def info(call: CallRequest, services: Services, token: str) -> CallResponse:
+            return ok(services.provider.userinfo(token).email)
+
+    If the provider refuses the token although it has not expired, it is refreshed and the handler runs once more:
+    a handler only reads from the provider."""
+
+    @functools.wraps(handler)
+    def decorated(call: CallRequest, services: Services) -> CallResponse:
+        try:
+            return services.tokens.use(call, lambda record: handler(call, services, record.access_token))
+        except TokenUnavailable as exc:
+            return error(failure(exc))
+        except ProviderError as exc:
+            log.warning("user %s: %s", call.context.acting_user_id, exc)
+            return error(failure(exc))
+
+    return decorated
+
+
+def scope_checked(command: Command, handler: Handler) -> Handler:
+    """`handler` (one of `command`'s calls), answering first, without a round trip, when the user's grant lacks a scope
+    the command needs (the user unticked it on the consent screen). Not connected, or unreadable: the handler says so."""
     if not command.scopes:
-        return command.handler
+        return handler
 
-    def handler(call: CallRequest, services: Services) -> CallResponse:
+    def checked(call: CallRequest, services: Services) -> CallResponse:
         try:
             record = services.tokens.load(call)
         except UnreadableRecord:
@@ -42,6 +59,6 @@ def scope_checked(command: Command) -> Callable[[CallRequest, Any], CallResponse
         if record is not None and (missing := services.provider.missing_scopes(record.scope, command.scopes)):
             name = f"/{Provider.command} {command.label}"
             return error(text("scope.missing", command=name, permission=permission(command.label, missing)))
-        return command.handler(call, services)
+        return handler(call, services)
 
-    return handler
+    return checked

@@ -4,13 +4,14 @@
 `OAuth2Provider` (docs/adapting.md).
 """
 
-from .calendar import CALENDAR_SCOPE, CalendarEvent, GoogleCalendar
+from .calendar import CALENDAR_SCOPE, Calendar, CalendarEvent, GoogleCalendar
 from .errors import ProviderError
 from .google import Google as Provider
 from .oauth2 import Identity, OAuth2Provider, RevokeOutcome, TokenGrant
 
 __all__ = [
     "CALENDAR_SCOPE",
+    "Calendar",
     "CalendarEvent",
     "GoogleCalendar",
     "Identity",

@@ -1,16 +1,25 @@
-"""Google Calendar API v3: the user's next events on the primary calendar."""
+"""Google Calendar API v3: the user's calendars, and the next events on one of them (the primary one by default)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from .errors import ProviderError
 from .oauth2 import OAuth2Provider
 
 API_URL = "https://www.googleapis.com/calendar/v3"  # the default of the GOOGLE_API_URL setting
-CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"  # what listing events needs
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"  # what listing calendars and events needs
+CALENDAR_PAGES = 4  # of 250 calendars each; a user has far fewer, and a next-page token that loops stops here
+
+
+@dataclass(frozen=True)
+class Calendar:
+    id: str
+    summary: str  # the name the user sees: their own for the calendar if they gave it one, else its owner's
+    primary: bool
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,27 @@ class GoogleCalendar:
         self._provider = provider
         self._api_url = api_url.rstrip("/")
 
-    def upcoming_events(self, access_token: str, *, now: datetime, time_zone: str | None, limit: int = 5) -> list[CalendarEvent]:
+    def calendars(self, access_token: str) -> list[Calendar]:
+        """The calendars in the user's list (`calendarList.list`), in the order Google gives them."""
+        found: list[Calendar] = []
+        params: dict[str, Any] = {"maxResults": 250}
+        for _ in range(CALENDAR_PAGES):
+            body = self._provider.get_json(
+                f"{self._api_url}/users/me/calendarList", access_token, operation="list_calendars", params=params
+            )
+            items = body.get("items", [])
+            if not isinstance(items, list):
+                raise ProviderError("bad_response", "list_calendars", "items is not a list")
+            found += [calendar for item in items if (calendar := _parse_calendar(item)) is not None]
+            page = body.get("nextPageToken")
+            if not isinstance(page, str) or not page:
+                break
+            params["pageToken"] = page
+        return found
+
+    def upcoming_events(
+        self, access_token: str, *, now: datetime, time_zone: str | None, calendar_id: str = "primary", limit: int = 5
+    ) -> list[CalendarEvent]:
         # Only events proper: no working-location, out-of-office, focus-time, birthday or from-Gmail entries. Declined
         # events are skipped here, so a few more are asked for.
         params: dict[str, Any] = {
@@ -42,14 +71,21 @@ class GoogleCalendar:
         }
         if time_zone:
             params["timeZone"] = time_zone
-        body = self._provider.get_json(
-            f"{self._api_url}/calendars/primary/events", access_token, operation="list_events", params=params
-        )
+        url = f"{self._api_url}/calendars/{quote(calendar_id, safe='')}/events"
+        body = self._provider.get_json(url, access_token, operation="list_events", params=params)
         items = body.get("items", [])
         if not isinstance(items, list):
             raise ProviderError("bad_response", "list_events", "items is not a list")
         events = [event for item in items if (event := _parse_event(item)) is not None]
         return events[:limit]
+
+
+def _parse_calendar(item: Any) -> Calendar | None:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"] or item.get("deleted") is True:
+        return None
+    names = [item.get(key) for key in ("summaryOverride", "summary")]
+    summary = next((name for name in names if isinstance(name, str) and name.strip()), item["id"])
+    return Calendar(id=item["id"], summary=summary, primary=item.get("primary") is True)
 
 
 def _parse_event(item: Any) -> CalendarEvent | None:

@@ -1,7 +1,9 @@
-"""A tiny stand-in for the Calendar API v3 `events.list`, for the end-to-end tests and `make demo`.
+"""A tiny stand-in for the Calendar API v3 `calendarList.list` and `events.list`, for the end-to-end tests and
+`make demo`.
 
 It accepts an access token only if the OAuth2 provider's userinfo endpoint does, so a revoked or expired
-token is refused exactly as the Calendar API would refuse it (401). As on a real calendar, the first entries are a
+token is refused exactly as the Calendar API would refuse it (401). Every user has their primary calendar (its id is
+their email) and the calendars of `CALENDARS`. As on a real calendar, the primary one's first entries are a
 working-location entry (left out when `eventTypes=default` is asked for, as the Calendar API does) and an event the
 user declined (which the Calendar API lists; skipping it is the caller's job).
 
@@ -22,24 +24,54 @@ from werkzeug.serving import make_server
 EVENT_TITLES = ("Design review", "Team lunch", "1:1 with Bob")
 WORKING_LOCATION_TITLE = "Home"
 DECLINED_TITLE = "Declined sync"
+# The user's other calendars, as the Calendar API names them (an id with a `#` in it, as its holiday calendars have), and
+# the events on each.
+CALENDARS = (
+    {"id": "c_0f1e2d3c4b5a@group.calendar.example.test", "summary": "Team offsite", "events": ("Offsite: kickoff",)},
+    {"id": "c_9a8b7c6d5e4f@group.calendar.example.test", "summary": "Work", "events": ("Sprint planning", "Release review")},
+    {"id": "en.usa#holiday@group.v.calendar.example.test", "summary": "Holidays in United States", "events": ("Holiday",)},
+)
 
 
 def create_calendar_stub(userinfo_url: str) -> Flask:
     app = Flask(__name__)
     http = requests.Session()
 
-    @app.get("/calendars/primary/events")
-    def list_events() -> ResponseReturnValue:
+    def user_email() -> str | None:
+        """The email of the token's user, or None when the provider does not accept the token."""
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
-            return _api_error(401, "UNAUTHENTICATED")
+            return None
         check = http.get(userinfo_url, headers={"Authorization": auth}, timeout=5)
-        if check.status_code != 200:
+        return str(check.json().get("email", "")) if check.status_code == 200 else None
+
+    @app.get("/users/me/calendarList")
+    def calendar_list() -> ResponseReturnValue:
+        email = user_email()
+        if email is None:
+            return _api_error(401, "UNAUTHENTICATED")
+        primary = {"kind": "calendar#calendarListEntry", "id": email, "summary": email, "primary": True, "accessRole": "owner"}
+        others = [
+            {"kind": "calendar#calendarListEntry", "id": c["id"], "summary": c["summary"], "accessRole": "reader"}
+            for c in CALENDARS
+        ]
+        return jsonify(kind="calendar#calendarList", items=[*others, primary])  # the API promises no order
+
+    @app.get("/calendars/<calendar_id>/events")
+    def list_events(calendar_id: str) -> ResponseReturnValue:
+        email = user_email()
+        if email is None:
             return _api_error(401, "UNAUTHENTICATED")
         if request.args.get("singleEvents") != "true" or request.args.get("orderBy") != "startTime":
             return _api_error(400, "INVALID_ARGUMENT")
         now = datetime.now(UTC).replace(microsecond=0)
-        email = check.json().get("email", "")
+        if calendar_id not in ("primary", email):
+            calendar = next((c for c in CALENDARS if c["id"] == calendar_id), None)
+            if calendar is None:
+                return _api_error(404, "NOT_FOUND")
+            titles = calendar["events"]
+            items = [_event(i, title, now + timedelta(days=i, hours=2)) for i, title in enumerate(titles)]
+            return jsonify(kind="calendar#events", summary=calendar["summary"], items=items)
         items = [
             _event(0, WORKING_LOCATION_TITLE, now + timedelta(minutes=10), eventType="workingLocation"),
             _event(
@@ -53,7 +85,7 @@ def create_calendar_stub(userinfo_url: str) -> Flask:
             items = [item for item in items if item["eventType"] == "default"]
         items += [_event(i + 2, title, now + timedelta(days=i, hours=1)) for i, title in enumerate(EVENT_TITLES)]
         limit = request.args.get("maxResults", type=int) or len(items)
-        return jsonify(kind="calendar#events", summary=check.json().get("email", "primary"), items=items[:limit])
+        return jsonify(kind="calendar#events", summary=email, items=items[:limit])
 
     return app
 

@@ -50,7 +50,8 @@ The demo is running: the app, an emulated Mattermost and a local OAuth2 server s
   2. Type {CMD} connect, press Send, and click "Connect your {PROVIDER} account".
   3. At the OAuth2 server, sign in with any name and password, then press Continue.
   4. Back at {site}/ the bot's direct message is waiting. Try {CMD} info, {CMD} events,
-     {CMD} disconnect. As sysadmin, {CMD} configure shows the admin's form.
+     {CMD} events --calendar Work (or --calendar "Team offsite": the stub's calendars, which the flag's
+     lookup offers), {CMD} disconnect. As sysadmin, {CMD} configure shows the admin's form.
 
   Emulated Mattermost   {site}
   The app               {stack.app_url}  (manifest: {stack.app_url}/manifest.json)

@@ -16,6 +16,7 @@ from mattermost_apps.testing import Mattermost, serve
 from provider import Provider
 from services import MANIFEST_TEMPLATE
 from settings import Settings
+from tests.binding_calls import typed as value_typed
 from tests.conftest import APP_SECRET, make_settings
 from tests.unit.conftest import make_record
 from user_tokens import TokenCipher
@@ -66,6 +67,10 @@ def test_no_sub_command_ends_in_the_parsers_error_whatever_the_users_state(matte
     # nothing configured, configured but not connected, connected, and disconnected (null stored).
     mattermost.install(real_app + "/manifest.json", secret=APP_SECRET)
     typed = [f"/{Provider.command} {c.label}" for c in COMMANDS] + [f"/{Provider.command} connect now"]
+    # and each flag of each command, with a value (a command's fields are bound whatever the state, too)
+    flags = [f"/{Provider.command} {c.label} --{f.label} {value_typed(f.to_json())[0]}" for c in COMMANDS for f in c.fields]
+    assert flags  # a command has a form
+    typed += flags
 
     def check(state: str) -> dict[str, dict]:
         got = {c: mattermost.command(c, as_user="alice") for c in typed}

@@ -28,7 +28,8 @@ from mattermost_apps.testing.emulator.cleanup import clean_bindings, clean_form_
 from mattermost_apps.testing.emulator.commands import compose_submit_call
 from mattermost_apps.testing.emulator.plugin import Plugin, decode_call_response
 from mattermost_apps.testing.emulator.store import AppRecord
-from provider import Identity
+from provider import Identity, Provider
+from tests.binding_calls import fields_of, lookup_calls, submit_call, typed
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -95,9 +96,8 @@ def fake_plugin(configured: bool) -> FakePlugin:
 
 
 def connect(plugin: FakePlugin, user: User) -> None:
-    record = TokenRecord(
-        "ya29.access", "1//refresh", time.time() + 3000, "openid email", "Bearer", Identity("1087", "a@gmail.test", "A")
-    )
+    scope = " ".join(Provider.scopes)  # every box ticked: each command runs
+    record = TokenRecord("ya29.access", "1//refresh", time.time() + 3000, scope, "Bearer", Identity("1087", "a@gmail.test", "A"))
     plugin.store_user_record(user, TokenCipher(make_settings().token_keys).seal(record, user_id=user.id))
 
 
@@ -146,11 +146,6 @@ def leaves(bindings: list[dict[str, Any]], words: tuple[str, ...] = ()) -> list[
     return found
 
 
-def submit_of(leaf: dict[str, Any]) -> dict[str, Any]:
-    """A leaf's call: its `submit`, or its embedded form's (a command that takes words after it)."""
-    return leaf.get("submit") or leaf["form"]["submit"]
-
-
 def viewer_plugin(admin: bool, configured: bool, connected: bool) -> tuple[FakePlugin, User]:
     plugin, user = fake_plugin(configured), ADMIN if admin else ALICE
     if connected:
@@ -171,10 +166,18 @@ def test_every_binding_set_passes_the_web_client_untouched(
     commands = webclient.command_bindings(result["returned"])
     record = AppRecord(manifest=manifest(plugin.client), secret="", bot=BOT, webhook_secret="")
     for words, leaf in leaves(commands):
+        submit = submit_call(leaf)
         request, problem = compose_submit_call("/" + " ".join(words), commands, {user.id: user})
         assert problem == "" and request is not None, words
-        assert request["path"] == submit_of(leaf)["path"] and request["expand"] == submit_of(leaf).get("expand", {})
-        assert Plugin(None, SITE_URL).forbidden_path(record, submit_of(leaf)["path"]) is None  # type: ignore[arg-type]
+        assert request["path"] == submit["path"] and request["expand"] == submit.get("expand", {})
+        for call in (submit, *lookup_calls(leaf).values()):
+            assert Plugin(None, SITE_URL).forbidden_path(record, call["path"]) is None  # type: ignore[arg-type]
+        # and each of its fields, typed after its flag, reaches the same call with the value the client sends
+        for field in fields_of(leaf):
+            text, sent = typed(field)
+            request, problem = compose_submit_call(f"/{' '.join(words)} --{field['label']} {text}", commands, {user.id: user})
+            assert problem == "" and request is not None, (words, field)
+            assert request["path"] == submit["path"] and request["values"][field["name"]] == sent, (words, field, request)
 
 
 def mock_outbound(requests_mock: Any) -> None:
@@ -184,6 +187,7 @@ def mock_outbound(requests_mock: Any) -> None:
     requests_mock.post(REVOKE_URL, text="")
     requests_mock.get(USERINFO_URL, json={"sub": "1087", "email": "a@gmail.test", "name": "A"})
     requests_mock.get(CALENDAR_API + "/calendars/primary/events", json={"items": []})
+    requests_mock.get(CALENDAR_API + "/users/me/calendarList", json={"items": [{"id": "a@gmail.test", "primary": True}]})
 
 
 GO_CALL_RESPONSE_KEYS = {"type", "text", "refresh_bindings", "data", "navigate_to_url", "use_external_browser", "call", "form"}
@@ -221,6 +225,21 @@ def check_response(answer: dict[str, Any], handled: set[str]) -> None:
     assert handled_by_client["type"] == answer["type"], handled_by_client
 
 
+def check_lookup_response(answer: dict[str, Any]) -> None:
+    """A lookup's answer as the client takes it (`actions/apps.ts` `doAppLookup`, `utils/apps.ts` `filterEmptyOptions`):
+    `ok` with items whose label and value are strings (a value must be: the client calls `.match` on it) and whose
+    value is not blank, or `error` with its sentence."""
+    check_response(answer, {"ok", "error"})
+    if answer["type"] == "error":
+        assert answer["text"]
+        return
+    items = answer["data"]["items"]
+    assert isinstance(items, list) and items, answer
+    for item in items:
+        assert set(item) <= {"label", "value", "icon_data"}, item
+        assert isinstance(item["label"], str) and isinstance(item["value"], str) and item["value"].strip(), item
+
+
 @pytest.mark.parametrize(("admin", "configured", "connected"), VIEWERS, ids=VIEWER_IDS)
 def test_every_binding_call_answers_what_the_client_handles(
     web_client: Callable[[Jobs], list[dict[str, Any]]], requests_mock: Any, admin: bool, configured: bool, connected: bool
@@ -236,7 +255,11 @@ def test_every_binding_call_answers_what_the_client_handles(
     plugin, user = viewer_plugin(admin, configured, connected)
     for _words, leaf in leaves(through_the_plugin(plugin, app_bindings(plugin, user))):
         plugin, user = viewer_plugin(admin, configured, connected)  # each call from the same start: a disconnect changes it
-        submit = submit_of(leaf)
+        for name, lookup in lookup_calls(leaf).items():  # as the client asks a dynamic select for its items
+            assert all(level.lstrip("+") in expand_levels for level in lookup.get("expand", {}).values())
+            answer = plugin.call(lookup["path"], lookup.get("expand"), user=user, selected_field=name, query="")
+            check_lookup_response(answer)
+        submit = submit_call(leaf)
         assert all(level.lstrip("+") in expand_levels for level in submit.get("expand", {}).values())
         answer = plugin.call(submit["path"], submit.get("expand"), user=user)
         check_response(answer, handled)

@@ -335,6 +335,8 @@ def test_a_grant_of_fewer_scopes_connects_and_its_command_names_what_is_missing(
     provider.codes["4/0Acode"] = provider.codes.pop(provider.issue_code())
     assert complete(plugin) == {"type": "ok"}
     plugin.stored[ALICE.id] = mattermost.stored[ALICE.id]  # what Mattermost now holds comes with the next call
-    answer = plugin.call(needing.path, needing.expand)
-    assert answer["type"] == "error" and messages.text(f"permission.{needing.label}") in answer["text"], answer
-    assert provider.hits_for("GET", provider.CALENDAR_EVENTS) == []
+    for call, _handler in needing.calls():  # its submit, and its lookups: none reaches the provider's API
+        answer = plugin.call(call.path, dict(call.expand))
+        assert answer["type"] == "error" and messages.text(f"permission.{needing.label}") in answer["text"], (call, answer)
+    assert len(needing.calls()) > 1
+    assert [hit for hit in provider.hits if "/calendar/" in hit.path] == []

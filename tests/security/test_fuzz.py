@@ -135,6 +135,7 @@ PLAUSIBLE_VALUES = st.fixed_dictionaries(
         "scope": st.just("email profile"),
         "client_id": st.sampled_from([CLIENT_ID, "", "two words"]),
         "client_secret": st.sampled_from([CLIENT_SECRET, ""]),
+        "calendar": st.sampled_from([{"label": "Work", "value": "Work"}, {"label": "c_w", "value": "c_w"}, "nope", None]),
     },
 )
 
@@ -205,11 +206,17 @@ def mock_outbound(mocker: requests_mock_module.Mocker) -> None:
     mocker.get(USERINFO_URL, json={"sub": "1087", "email": "alice@gmail.com", "name": "Alice"})
     mocker.post(REVOKE_URL, text="")
     mocker.get(
-        re.compile(re.escape(CALENDAR_API) + r"/calendars/primary/events.*"),
+        re.compile(re.escape(CALENDAR_API) + r"/calendars/[^/]+/events.*"),
         json={
             "items": [
                 {"summary": "Standup", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T09:15:00Z"}}
             ]
+        },
+    )
+    mocker.get(
+        re.compile(re.escape(CALENDAR_API) + r"/users/me/calendarList.*"),
+        json={
+            "items": [{"id": "alice@gmail.com", "summary": "alice@gmail.com", "primary": True}, {"id": "c_w", "summary": "Work"}]
         },
     )
     mocker.get(APPS_API + "/oauth2/user", text="")

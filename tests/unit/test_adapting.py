@@ -1,5 +1,5 @@
 """docs/adapting.md runs as written. Each python block on the page names the file it belongs to on its first line
-(`# provider/github.py`): a new module is the whole file, `commands.py` gets the imports and the table entry, and
+(`# provider/github.py`): a new module is the whole file, `commands.py` gets the imports and the table entries, and
 `provider/__init__.py` the line that picks the provider. The tests apply the blocks to a copy of this repository as an
 App author would, type-check the result with mypy and run it: the new command's own test, and the GitHub switch end
 to end (tests/unit/adapted_github_flow.py). The provider classes are also run here, straight from the page."""
@@ -28,29 +28,33 @@ PAGE = PAGE_PATH.read_text(encoding="utf-8")
 SDK = ROOT / "packages" / "mattermost-apps"
 # What a copy leaves out: the venv, npm packages, caches and outputs (none of it is the template's source).
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "node_modules", "*_cache", ".hypothesis", "artifacts", "__pycache__")
+COMMAND, WITH_A_FORM, PROVIDER = "Adding a command", "Adding a command with a form", "Switching provider"
 PICKS_THE_PROVIDER = re.compile(r"^from \.\w+ import \w+ as Provider$", re.M)
 
 
 @dataclass(frozen=True)
 class Block:
+    section: str  # the heading (`## ...`) it is under
     path: str  # the file it belongs to, from its first line
     source: str  # the rest
 
 
 def blocks() -> list[Block]:
     found = []
-    for code in re.findall(r"^ *```python\n(.*?)^ *```", PAGE, re.S | re.M):
-        lines = code.splitlines()
+    for match in re.finditer(r"^ *```python\n(.*?)^ *```", PAGE, re.S | re.M):
+        (section,) = re.findall(r"^## (.+)$", PAGE[: match.start()], re.M)[-1:]
+        lines = match[1].splitlines()
         indent = len(lines[0]) - len(lines[0].lstrip())
         lines = [line[indent:] for line in lines]
         header = re.fullmatch(r"# ([\w/]+\.py)", lines[0])
         assert header, f"a python block in docs/adapting.md does not name its file on its first line: {lines[0]!r}"
-        found.append(Block(header[1], "\n".join(lines[1:]).strip("\n") + "\n"))
+        found.append(Block(section, header[1], "\n".join(lines[1:]).strip("\n") + "\n"))
     return found
 
 
-def block(path: str) -> Block:
-    (found,) = [b for b in blocks() if b.path == path]
+def block(path: str, section: str = "") -> Block:
+    """The block for `path` (under the heading `section`, when two sections change the same file)."""
+    (found,) = [b for b in blocks() if b.path == path and section in ("", b.section)]
     return found
 
 
@@ -59,8 +63,10 @@ def apply(root: Path, blk: Block) -> None:
     target = root / blk.path
     if blk.path == "commands.py":
         imports = [line for line in blk.source.splitlines() if line.startswith(("from ", "import "))]
-        entries = [line.strip() for line in blk.source.splitlines() if line.lstrip().startswith("Command(")]
-        assert imports and entries, "the commands.py block shows no import or no Command entry"
+        # The entries: what the block's COMMANDS holds after the `...` that stands for the entries already there.
+        table = blk.source[blk.source.index("COMMANDS: tuple[Command, ...] = (\n") :].splitlines()[1:-1]
+        entries = [line[4:] for line in table if line.strip() and not line.strip().startswith("...,")]
+        assert imports and entries and entries[0].startswith("Command("), "the commands.py block shows no import or no entry"
         source = target.read_text(encoding="utf-8")
         last_import = max(m.end() for m in re.finditer(r"^from handlers\.[\w.]+ import .*$", source, re.M))
         source = source[:last_import] + "".join("\n" + line for line in imports) + source[last_import:]
@@ -77,10 +83,10 @@ def apply(root: Path, blk: Block) -> None:
         target.write_text(blk.source, encoding="utf-8")
 
 
-def adapted_copy(root: Path, paths: list[str]) -> Path:
+def adapted_copy(root: Path, paths: list[str], section: str = "") -> Path:
     shutil.copytree(ROOT, root, ignore=NOT_COPIED)
     for path in paths:
-        apply(root, block(path))
+        apply(root, block(path, section))
     return root
 
 
@@ -116,17 +122,26 @@ def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_python_block_is_checked():
-    checked = {"commands.py", "handlers/calendars.py", "tests/unit/test_calendars.py"}
-    checked |= {"provider/github.py", "provider/__init__.py", "provider/entra.py"}
-    assert sorted(b.path for b in blocks()) == sorted(checked), "a block the tests below do not apply"
+    checked = [(COMMAND, path) for path in ("commands.py", "handlers/calendars.py", "tests/unit/test_calendars.py")]
+    checked += [(WITH_A_FORM, path) for path in ("commands.py", "handlers/calendar_id.py", "tests/unit/test_calendar_id.py")]
+    checked += [(PROVIDER, path) for path in ("provider/github.py", "provider/__init__.py", "provider/entra.py")]
+    assert sorted((b.section, b.path) for b in blocks()) == sorted(checked), "a block the tests below do not apply"
 
 
 def test_adding_a_command_is_three_files_that_type_check_and_pass_their_test(tmp_path, mypy_cache):
     changed = ["commands.py", "handlers/calendars.py", "tests/unit/test_calendars.py"]
-    root = adapted_copy(tmp_path / "repo", changed)
+    root = adapted_copy(tmp_path / "repo", changed, COMMAND)
     mypy(root, changed, mypy_cache)
     # The new command's own test, and the table-driven tests that pick the new command up with no edit.
     pytest_in(root, ["tests/unit/test_calendars.py", "tests/unit/test_command_table.py"])
+
+
+def test_adding_a_command_with_a_form_is_three_files_that_type_check_and_pass_their_test(tmp_path, mypy_cache):
+    changed = ["commands.py", "handlers/calendar_id.py", "tests/unit/test_calendar_id.py"]
+    root = adapted_copy(tmp_path / "repo", changed, WITH_A_FORM)
+    mypy(root, changed, mypy_cache)
+    # Its own test, and the table-driven tests that read every command's form, lookups included, with no edit.
+    pytest_in(root, ["tests/unit/test_calendar_id.py", "tests/unit/test_bindings.py", "tests/unit/test_robustness.py"])
 
 
 def test_switching_to_github_type_checks_and_runs_connect_complete_info_disconnect(tmp_path, mypy_cache):

@@ -10,11 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from bindings import Viewer, command_bindings, connected, visible
+from bindings import REST_FIELD, Viewer, command_bindings, connected, visible
 from commands import COMMANDS
 from mattermost_apps import forbidden_call_paths
 from mattermost_apps.testing import EXPAND_LEVELS
 from services import MANIFEST_TEMPLATE
+from tests.binding_calls import UnknownShape, calls_of, fields_of, leaves, lookup_calls, submit_call
 from tests.conftest import ADMIN, ALICE, CLIENT_ID, CLIENT_SECRET, derived_keys, paths
 from user_tokens import TokenCipher
 
@@ -50,10 +51,6 @@ def sub_command_labels(data):
         assert said_first == (binding["label"] not in usable), binding
         assert binding["description"].endswith(descriptions[binding["label"]])
     return usable
-
-
-def submit_of(binding):
-    return (binding.get("form") or {}).get("submit")
 
 
 def walk(bindings_list):
@@ -146,33 +143,86 @@ def tree(viewer: Viewer) -> list[dict]:
     return command_bindings(COMMANDS, viewer, trigger=paths.COMMAND, description="d", icon="icon.png")
 
 
+def every_call(viewer: Viewer) -> list[dict]:
+    """Each call a command binding makes (its submit, its lookups), read strictly: an unknown shape fails."""
+    calls = [call for leaf in leaves(tree(viewer)) for call in calls_of(leaf)]
+    assert len(calls) >= len(COMMANDS)
+    return calls
+
+
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
-def test_submit_paths_never_collide_with_paths_the_plugin_forbids(viewer):
+def test_call_paths_never_collide_with_paths_the_plugin_forbids(viewer):
     # The plugin refuses these from the user agent with "forbidden call path" (`server/proxy/invoke_call.go`);
-    # hello-oauth2's own /connect command sat one typo away from it.
+    # hello-oauth2's own /connect command sat one typo away from it. A lookup comes from the user agent too.
     forbidden = forbidden_call_paths(json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8")))
     assert forbidden == FORBIDDEN_FOR_USER_AGENT
-    for binding in walk(tree(viewer)):
-        if submit_of(binding):
-            path = submit_of(binding)["path"]
-            assert path.startswith("/")
-            assert path not in forbidden
+    for call in every_call(viewer):
+        assert call["path"].startswith("/")
+        assert call["path"] not in forbidden
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
-def test_submit_paths_are_calls_the_app_serves(viewer, client):
+def test_call_paths_are_calls_the_app_serves(viewer, client):
     served = {rule.rule for rule in client.application.url_map.iter_rules() if "POST" in rule.methods}
-    for binding in walk(tree(viewer)):
-        if submit_of(binding):
-            assert submit_of(binding)["path"] in served
+    for call in every_call(viewer):
+        assert call["path"] in served
+
+
+def test_each_call_has_a_path_of_its_own():
+    # The plugin sends no call type: a lookup is told from a submit by its path alone.
+    calls = every_call(Viewer(is_admin=True, is_connected=True))
+    assert len({call["path"] for call in calls}) == len(calls)
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
 def test_every_expand_level_is_one_the_plugin_accepts(viewer):
     # "none" is in the docs but fails the whole call (`apps/expand.go`).
-    for binding in walk(tree(viewer)):
-        for key, level in (submit_of(binding) or {}).get("expand", {}).items():
-            assert isinstance(level, str) and level.removeprefix("+") in EXPAND_LEVELS, (binding["label"], key, level)
+    for call in every_call(viewer):
+        for key, level in call.get("expand", {}).items():
+            assert isinstance(level, str) and level.removeprefix("+") in EXPAND_LEVELS, (call["path"], key, level)
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        pytest.param({"label": "x", "form": {"source": {"path": "/x/form"}}}, id="source-only form"),
+        pytest.param({"label": "x", "form": {"submit": {"path": "/x"}, "source": {"path": "/x/form"}}}, id="form with a source"),
+        pytest.param(
+            {"label": "x", "form": {"submit": {"path": "/x"}, "fields": [{"name": "a", "refresh": True}]}}, id="refresh"
+        ),
+        pytest.param(
+            {"label": "x", "form": {"submit": {"path": "/x"}, "fields": [{"name": "a", "type": "dynamic_select"}]}},
+            id="no lookup",
+        ),
+        pytest.param({"label": "x", "form": {"submit": {"path": "/x"}}, "submit": {"path": "/x"}}, id="submit and form"),
+        pytest.param({"label": "x"}, id="no call"),
+        pytest.param({"label": "x", "submit": "/x"}, id="call as a string"),
+        pytest.param({"label": "x", "submit": {"path": "/x"}, "call": {"path": "/y"}}, id="unknown key"),
+    ],
+)
+def test_a_binding_shape_the_suite_does_not_know_fails_the_every_command_tests(binding):
+    with pytest.raises(UnknownShape):
+        calls_of(binding)
+
+
+def test_the_every_command_tests_read_a_submit_and_a_forms_submit_and_lookups():
+    assert submit_call({"label": "x", "submit": {"path": "/x"}}) == {"path": "/x"}
+    field = {"name": "a", "type": "dynamic_select", "lookup": {"path": "/x/a", "expand": {"locale": "all"}}}
+    binding = {"label": "x", "form": {"submit": {"path": "/x"}, "fields": [field, {"name": "b", "type": "text"}]}}
+    assert lookup_calls(binding) == {"a": field["lookup"]}
+    assert calls_of(binding) == [{"path": "/x"}, field["lookup"]]
+
+
+@pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
+def test_each_command_binding_carries_its_fields_then_the_rest_of_the_line(viewer):
+    (top,) = tree(viewer)
+    (command,) = top["bindings"]
+    assert any(entry.fields for entry in COMMANDS)
+    for binding, entry in zip(command["bindings"], COMMANDS, strict=True):
+        fields = fields_of(binding)
+        assert fields[: len(entry.fields)] == [f.to_json() for f in entry.fields], entry.label
+        assert [f["name"] for f in fields[len(entry.fields) :]] == [REST_FIELD], entry.label
+        assert submit_call(binding) == {"path": entry.path, "expand": entry.expand}
 
 
 @pytest.mark.parametrize("viewer", ALL_VIEWERS, ids=str)
@@ -196,9 +246,10 @@ def test_command_labels_are_one_word_and_unique(viewer):
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c.shown_to is connected], ids=lambda c: c.label)
 def test_commands_for_connected_users_ask_for_the_token_and_the_client(command):
     # Shown only once connected: they use the token, so they need the record, the client to refresh it, and the
-    # user's Mattermost token to store a refreshed or cleared record.
-    assert command.expand["oauth2_user"] == "all" and command.expand["oauth2_app"] == "all"
-    assert command.expand["acting_user_access_token"] == "all"
+    # user's Mattermost token to store a refreshed or cleared record. So do their lookups, which use it as well.
+    for call, _handler in command.calls():
+        assert call.expand["oauth2_user"] == "all" and call.expand["oauth2_app"] == "all", call
+        assert call.expand["acting_user_access_token"] == "all", call
 
 
 def test_connect_asks_for_the_connect_url():

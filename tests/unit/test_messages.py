@@ -121,7 +121,7 @@ def test_every_call_that_answers_with_a_sentence_asks_for_the_locale():
     from services import MANIFEST_TEMPLATE
 
     manifest = json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))
-    expands = [c.expand for c in COMMANDS] + [SUBMIT_EXPAND]
+    expands = [dict(call.expand) for c in COMMANDS for call, _handler in c.calls()] + [SUBMIT_EXPAND]
     expands += [manifest[name]["expand"] for name in ("bindings", "on_install", "get_oauth2_connect_url", "on_oauth2_complete")]
     assert all(expand.get("locale") == "all" for expand in expands), expands
 
@@ -171,8 +171,12 @@ def test_every_failure_is_worded_in_plain_text():
         assert not MARKUP.search(messages.failure(exc)), messages.failure(exc)
 
 
-@pytest.mark.parametrize("label", [c.label for c in __import__("commands").COMMANDS])
-def test_every_command_answers_in_the_users_locale(plugin, monkeypatch, label, connect_user):
+@pytest.mark.parametrize(
+    ("label", "index"),
+    [(c.label, i) for c in __import__("commands").COMMANDS for i, _ in enumerate(c.calls())],
+    ids=str,
+)
+def test_every_command_answers_in_the_users_locale(plugin, monkeypatch, label, index, connect_user):
     # Each command's expand brings the user's locale (the plugin falls back to the server's when acting_user is
     # expanded at "id" only): a user whose locale is "fr" reads the French catalogue, whatever the command answers.
     from commands import COMMANDS
@@ -184,6 +188,7 @@ def test_every_command_answers_in_the_users_locale(plugin, monkeypatch, label, c
     command = next(c for c in COMMANDS if c.label == label)
     french = User(**{**ADMIN.__dict__, "locale": "fr"})
     plugin.tokens[french.id] = plugin.tokens[ADMIN.id]
-    answer = plugin.call(command.path, command.expand, user=french)  # not configured, not connected: a sentence each
+    call, _handler = command.calls()[index]  # its submit, or a lookup
+    answer = plugin.call(call.path, dict(call.expand), user=french)  # not configured, not connected: a sentence each
     said = answer.get("text") or answer.get("form", {}).get("title", "")
     assert said.startswith("FR ") or "\nFR " in said or said.startswith("**FR"), answer
