@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from bindings import TOKEN_USE, Command, admins, connected, everyone
 from handlers.configure import configure_form
-from handlers.connection import connect, disconnect
+from handlers.connection import connect_link, disconnect
 from handlers.events import events
-from handlers.help import help_
+from handlers.help import show_help
 from handlers.info import info
 from provider import CALENDAR_SCOPE, Provider
 
@@ -34,7 +34,7 @@ COMMANDS: tuple[Command, ...] = (
         "/commands/connect",
         {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
         everyone,  # also to switch accounts: a connected user gets a link to connect again
-        connect,
+        connect_link,
     ),
     Command("info", f"Show the connected {P} account", "/commands/info", TOKEN_USE, connected, info),
     Command(
@@ -53,6 +53,6 @@ COMMANDS: tuple[Command, ...] = (
         "/commands/help",
         {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
         everyone,
-        help_,
+        show_help,
     ),
 )

@@ -10,7 +10,7 @@ from user_tokens import TokenRecord, UnreadableRecord
 from .messages import failure, text
 
 
-def connect(call: CallRequest, services: Services) -> CallResponse:
+def connect_link(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
     if not oauth2.is_configured:
         return error(text("not_configured"))

@@ -9,11 +9,11 @@ from mattermost_apps import CallRequest, CallResponse, ok
 from provider import Provider
 from services import Services
 
-from .bindings import viewer_of
+from .command_tree import viewer_of
 from .messages import text
 
 
-def help_(call: CallRequest, services: Services) -> CallResponse:
+def show_help(call: CallRequest, services: Services) -> CallResponse:
     viewer = viewer_of(call, services)
     shown = visible(services.commands, viewer)
     lines = [text("help.intro")]

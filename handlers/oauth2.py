@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _SAFE_ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def connect(call: CallRequest, services: Services) -> CallResponse:
+def authorization_url(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
     if not call.context.acting_user_id:
         # A browser with no Mattermost session (a link from the mobile app opened elsewhere): the plugin lets it
