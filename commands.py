@@ -3,7 +3,7 @@ and the provider scopes it needs.
 
 The bindings, `help`, and the call routes are derived from this table; adding a command is one entry here, one
 handler module in `handlers/`, and one test (docs/adapting.md). The command is named after the provider
-(`Provider.command`: `/google`). No call path may be one the plugin reserves (`/ping`, `/oauth2/connect`,
+(`AppProvider.command`: `/google`). No call path may be one the plugin reserves (`/ping`, `/oauth2/connect`,
 `/oauth2/complete`, `/webhook`, and the manifest's `/install`): the app refuses to start with one.
 """
 
@@ -15,9 +15,9 @@ from handlers.connection import connect_link, disconnect
 from handlers.events import events
 from handlers.help import show_help
 from handlers.info import info
-from provider import CALENDAR_SCOPE, Provider
+from provider import CALENDAR_SCOPE, AppProvider
 
-P = Provider.name
+P = AppProvider.name
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -49,7 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("disconnect", f"Disconnect your {P} account", "/commands/disconnect", TOKEN_USE, connected, disconnect),
     Command(
         "help",
-        f"Show what /{Provider.command} can do",
+        f"Show what /{AppProvider.command} can do",
         "/commands/help",
         {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
         everyone,

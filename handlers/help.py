@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from bindings import visible
 from mattermost_apps import CallRequest, CallResponse, ok
-from provider import Provider
+from provider import AppProvider
 from services import Services
 
 from .command_tree import viewer_of
@@ -22,7 +22,7 @@ def show_help(call: CallRequest, services: Services) -> CallResponse:
         # What connecting unlocks, so a new user knows why to connect.
         unlocked = [c for c in visible(services.commands, replace(viewer, is_connected=True)) if c not in shown]
         if unlocked:
-            commands = ", ".join(f"`/{Provider.command} {c.label}`" for c in unlocked)
+            commands = ", ".join(f"`/{AppProvider.command} {c.label}`" for c in unlocked)
             lines += ["", text("help.once_connected", commands=commands)]
     if not call.context.oauth2.is_configured:
         lines += ["", text("not_configured")]

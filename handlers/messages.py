@@ -14,7 +14,7 @@ from typing import Any
 from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError, current_call
 from mattermost_apps.client import MAX_STORED_BYTES
 from mattermost_apps.jwt_auth import ALGORITHM, HEADER
-from provider import Provider, ProviderError
+from provider import AppProvider, ProviderError
 from user_tokens import TokenUnavailable
 
 _SECRET_HINT = (  # a sentence, not a secret
@@ -171,11 +171,11 @@ MARKDOWN = frozenset(
 )
 
 _DEFAULTS = {
-    "provider": Provider.name,
-    "command": Provider.command,
-    "connect": f"/{Provider.command} connect",
-    "configure": f"/{Provider.command} configure",
-    "console_url": Provider.console_url,
+    "provider": AppProvider.name,
+    "command": AppProvider.command,
+    "connect": f"/{AppProvider.command} connect",
+    "configure": f"/{AppProvider.command} configure",
+    "console_url": AppProvider.console_url,
 }
 
 

@@ -12,7 +12,7 @@ import logging
 import re
 
 from mattermost_apps import CallRequest, CallResponse, MattermostError, after_response, error, ok
-from provider import Identity, Provider, ProviderError, pkce
+from provider import AppProvider, Identity, ProviderError, pkce
 from services import Services
 from user_tokens import TokenRecord, UnreadableRecord
 
@@ -129,7 +129,7 @@ def _missing_scopes_sentence(record: TokenRecord, services: Services) -> str:
     sentences = []
     for command in services.commands:
         if missing := services.provider.missing_scopes(record.scope, command.scopes):
-            name = f"`/{Provider.command} {command.label}`"
+            name = f"`/{AppProvider.command} {command.label}`"
             sentences.append(text("scope.missing_dm", permission=permission(command.label, missing), commands=name))
     return "".join(sentences)
 

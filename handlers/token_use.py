@@ -8,7 +8,7 @@ from typing import Any
 
 from bindings import Command
 from mattermost_apps import CallRequest, CallResponse, error, ok
-from provider import Provider, ProviderError
+from provider import AppProvider, ProviderError
 from services import Services
 from user_tokens import TokenUnavailable, UnreadableRecord
 
@@ -40,7 +40,7 @@ def scope_checked(command: Command) -> Callable[[CallRequest, Any], CallResponse
         except UnreadableRecord:
             record = None
         if record is not None and (missing := services.provider.missing_scopes(record.scope, command.scopes)):
-            name = f"/{Provider.command} {command.label}"
+            name = f"/{AppProvider.command} {command.label}"
             return error(text("scope.missing", command=name, permission=permission(command.label, missing)))
         return command.handler(call, services)
 

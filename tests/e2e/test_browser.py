@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from handlers.messages import text
-from provider import Provider
+from provider import AppProvider
 
 from .harness import REPO_ROOT, Stack, StackError, require_chromium
 
@@ -131,7 +131,7 @@ def test_an_unconnected_users_events_get_the_apps_own_sentence_in_plain_text(con
     # The most likely first mistake: a command before connecting. The web client's parser would answer a sub-command
     # not bound for the user with its own jargon; the app's sentence must arrive instead, shown as a plain label (the
     # web client renders an error as text, not markdown), so it must read right with no markdown in it.
-    sign_in_and_run(page, configured, "bob", f"/{Provider.command} events")
+    sign_in_and_run(page, configured, "bob", f"/{AppProvider.command} events")
     error = page.locator(".error")
     expect(error).to_have_text(text("not_connected"))
     assert error.locator("code, strong, em, a").count() == 0

@@ -10,7 +10,7 @@ import pytest
 
 from commands import COMMANDS
 from handlers.messages import text
-from provider import Provider
+from provider import AppProvider
 from tests.conftest import CONFIGURE_SUBMIT_EXPAND
 
 from .calendar_stub import DECLINED_TITLE, WORKING_LOCATION_TITLE
@@ -222,8 +222,8 @@ def test_a_user_who_unticks_a_scope_is_connected_and_told_what_is_missing(config
     record = configured.stored_record("alice")
     assert record is not None and not set(calendar.scopes) & set(record.scope.split())
     [dm] = emulator.wait_for_posts("alice", 1)
-    assert f"so `/{Provider.command} {calendar.label}` cannot work yet" in dm["message"]
-    assert emulator.command("alice", f"/{Provider.command} info")["type"] == "ok"  # the identity works
-    answer = emulator.command("alice", f"/{Provider.command} {calendar.label}")
+    assert f"so `/{AppProvider.command} {calendar.label}` cannot work yet" in dm["message"]
+    assert emulator.command("alice", f"/{AppProvider.command} info")["type"] == "ok"  # the identity works
+    answer = emulator.command("alice", f"/{AppProvider.command} {calendar.label}")
     assert answer["type"] == "error" and text(f"permission.{calendar.label}") in answer["text"], answer
     assert not any(r["path"] == "/token" and r.get("grant_type") == "refresh_token" for r in provider.requests_log())

@@ -28,7 +28,7 @@ PAGE = PAGE_PATH.read_text(encoding="utf-8")
 SDK = ROOT / "packages" / "mattermost-apps"
 # What a copy leaves out: the venv, npm packages, caches and outputs (none of it is the template's source).
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "node_modules", "*_cache", ".hypothesis", "artifacts", "__pycache__")
-PICKS_THE_PROVIDER = re.compile(r"^from \.\w+ import \w+ as Provider$", re.M)
+PICKS_THE_PROVIDER = re.compile(r"^from \.\w+ import \w+ as AppProvider$", re.M)
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def string_constants(path: Path) -> list[str]:
 
 
 def test_the_provider_is_named_in_one_place():
-    # Its name and its command come from the Provider class: nothing outside provider/ spells them.
+    # Its name and its command come from the AppProvider class: nothing outside provider/ spells them.
     modules = [ROOT / "app.py", ROOT / "commands.py", ROOT / "services.py"]
     modules += [p for d in ("handlers", "bindings", "user_tokens", "mattermost_apps") for p in (ROOT / d).glob("*.py")]
     for module in modules:

@@ -16,7 +16,7 @@ from bindings import Viewer, visible
 from commands import COMMANDS
 from handlers import messages
 from handlers.events import format_events
-from provider import CalendarEvent, Provider
+from provider import AppProvider, CalendarEvent
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -544,7 +544,7 @@ def test_events_without_the_calendar_scope_name_the_permission_and_call_nothing(
     # permission is missing before any round trip. The token answer spells the sign-in scopes as URLs.
     events = COMMAND["events"]
     assert events.scopes
-    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases]))  # every scope but the command's
+    connect_user(ALICE, scope=" ".join(["openid", *AppProvider.scope_aliases]))  # every scope but the command's
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
     permission = messages.text("permission.events")
     assert result == {
@@ -555,7 +555,7 @@ def test_events_without_the_calendar_scope_name_the_permission_and_call_nothing(
 
 
 def test_events_with_every_scope_granted_as_urls_are_listed(configured, connect_user, requests_mock):
-    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases, *COMMAND["events"].scopes]))
+    connect_user(ALICE, scope=" ".join(["openid", *AppProvider.scope_aliases, *COMMAND["events"].scopes]))
     requests_mock.get(EVENTS_URL, json={"items": []})
     assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["type"] == "ok"
 

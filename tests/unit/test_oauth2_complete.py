@@ -15,7 +15,7 @@ import requests
 
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
-from provider import Identity, Provider, pkce
+from provider import AppProvider, Identity, pkce
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
@@ -507,7 +507,7 @@ def test_an_id_token_that_fails_its_checks_falls_back_to_userinfo(configured, re
 
 def test_the_id_token_issuer_without_a_scheme_is_accepted(configured, requests_mock, google, mattermost, cipher):
     # Google writes either spelling in its ID tokens (OpenID Connect Core 3.1.3.7).
-    (alias,) = Provider.issuer_aliases
+    (alias,) = AppProvider.issuer_aliases
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token(iss=alias)})
     assert complete(configured) == {"type": "ok"}
     assert google.userinfo.call_count == 0
@@ -525,7 +525,7 @@ def test_a_grant_without_a_commands_scope_connects_and_the_dm_says_what_is_missi
 ):
     # The user unticked calendar access: identity works, so the connection is made, and the DM names the permission
     # not allowed, the command it stops, and how to allow it.
-    unticked = " ".join(["openid", *Provider.scope_aliases])  # the sign-in scopes, as the token answer spells them
+    unticked = " ".join(["openid", *AppProvider.scope_aliases])  # the sign-in scopes, as the token answer spells them
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": unticked})
     assert complete(configured) == {"type": "ok"}
     assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).scope == unticked

@@ -335,10 +335,10 @@ def test_a_setting_that_denies_the_provider_classs_rotation_stops_the_start(monk
     way round (true on a class that says they do not) only costs a round trip, and is the override's use."""
     import settings as settings_module
 
-    class Rotating(settings_module.Provider):
+    class Rotating(settings_module.AppProvider):
         rotates_refresh_tokens = True
 
-    monkeypatch.setattr(settings_module, "Provider", Rotating)
+    monkeypatch.setattr(settings_module, "AppProvider", Rotating)
     with pytest.raises(SettingsError, match=r"^OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts"):
         Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "false"})
     assert Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "true"}).oauth2_rotates_refresh_tokens
