@@ -13,7 +13,7 @@ def info(call: CallRequest, services: Services) -> CallResponse:
     def show(token: str) -> str:
         identity = services.provider.userinfo(token)
         # The account (its email, as the provider's account chooser shows it), then the person's name.
-        who = identity.email or identity.name or identity.sub
+        who = identity.account_name
         name = f" ({identity.name})" if identity.name and identity.name != who else ""
         lines = [text("info.connected_as", who=who, name=name), text("info.account_id", sub=identity.sub)]
         return "\n".join(lines)

@@ -7,13 +7,14 @@ another subclass of `OAuth2Provider` (docs/adapting.md).
 from .calendar import CALENDAR_SCOPE, CalendarEvent, GoogleCalendar
 from .errors import ProviderError
 from .google import Google as AppProvider
-from .oauth2 import Identity, OAuth2Provider, RevokeOutcome, TokenGrant
+from .oauth2 import GrantTokens, Identity, OAuth2Provider, RevokeOutcome, TokenGrant
 
 __all__ = [
     "CALENDAR_SCOPE",
     "AppProvider",
     "CalendarEvent",
     "GoogleCalendar",
+    "GrantTokens",
     "Identity",
     "OAuth2Provider",
     "ProviderError",

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 import requests
@@ -76,6 +76,22 @@ class Identity:
             email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
             name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
         )
+
+    @property
+    def account_name(self) -> str:
+        """The account as its user knows it: its email (what the provider's account chooser shows), else the person's
+        name, else the account's id."""
+        return self.email or self.name or self.sub
+
+
+class GrantTokens(Protocol):
+    """The tokens of one grant: a `TokenGrant`, or the record stored from one."""
+
+    @property
+    def access_token(self) -> str: ...
+
+    @property
+    def refresh_token(self) -> str | None: ...
 
 
 class OAuth2Provider:
@@ -179,6 +195,11 @@ class OAuth2Provider:
         )
         # A provider that does not rotate (Google) answers without a refresh token: keep ours.
         return _grant_from(token, previous_refresh_token=refresh_token)
+
+    def revoke_grant(self, tokens: GrantTokens, *, client_id: str, client_secret: str) -> RevokeOutcome:
+        """End the whole grant `tokens` belong to, best effort: revoking its refresh token ends it (RFC 7009 section
+        2.1); without one, its access token is all there is to revoke."""
+        return self.revoke(tokens.refresh_token or tokens.access_token, client_id=client_id, client_secret=client_secret)
 
     # -- hooks --------------------------------------------------------------------------------------
 

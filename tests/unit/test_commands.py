@@ -185,6 +185,22 @@ def test_info_shows_the_connected_identity(configured, connect_user, requests_mo
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.fresh"
 
 
+@pytest.mark.parametrize(
+    ("email", "name", "shown"),
+    [("", "Alice G", "Alice G"), ("", "", GOOGLE_IDENTITY.sub)],
+    ids=["no email: the name", "no email or name: the account id"],
+)
+def test_every_answer_names_the_account_the_same_way(configured, connect_user, mattermost, requests_mock, email, name, shown):
+    # A provider may give no email (a scope unticked, or none to give): connect, info and disconnect all fall back alike.
+    identity = replace(GOOGLE_IDENTITY, email=email, name=name)
+    connect_user(ALICE, identity=identity)
+    assert f"**{shown}** is already connected" in configured.call(paths.CONNECT, CONNECT_EXPAND)["text"]
+    requests_mock.get(USERINFO_URL, json={"sub": identity.sub, "email": email, "name": name})
+    assert f"**{shown}**." in configured.call(paths.INFO, TOKEN_USE_EXPAND)["text"]
+    requests_mock.post(REVOKE_URL, text="")
+    assert configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)["text"].endswith(f"**{shown}**.")
+
+
 def test_info_with_a_fresh_token_makes_one_round_trip(configured, connect_user, requests_mock):
     # No refresh (google-drive refreshed on every call) and no GET /oauth2/user: the record is in the context.
     connect_user(ALICE, expires_in=3000)
