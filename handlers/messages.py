@@ -92,18 +92,9 @@ EN: dict[str, str] = {
     "refresh_unavailable": "The app cannot renew your {provider} access right now (its lock service is unreachable); please try again in a minute.",
     # -- install --------------------------------------------------------------------------------------
     "install.next_steps": "Next: run `{configure}` to register your {provider} OAuth2 client; then each user runs `{connect}`.",
-    "install.home_page": """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{name}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5">
-<h1><img src="static/icon.png" alt="" width="32" height="32"> {name}</h1>
-<p>{description}</p>
-<p>To install it, a Mattermost system admin runs:</p>
-<pre>/apps install http {manifest_url}</pre>
-<p>and pastes the app's JWT secret (the <code>APP_SECRET</code> setting, or the file the app named in its log
-on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Then <code>{configure}</code>.</p>
-</body></html>
-""",
+    # The home page (templates/home.html), around the install command; plain text, escaped there.
+    "home.install": "To install it, a Mattermost system admin runs:",
+    "home.secret": "and pastes the app's JWT secret (the APP_SECRET setting, or the file the app named in its log on first start) into the install dialog's \"Outgoing JWT Secret\" field. Then {configure}.",
     # -- configure --------------------------------------------------------------------------------------
     "configure.admin_only": "Only a Mattermost system admin can configure the {provider} OAuth2 client.",
     "configure.title": "Configure {provider} OAuth2",
@@ -157,9 +148,9 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "help.once_connected": "Once you have connected your {provider} account: {commands}.",
 }
 
-# The sentences shown as markdown: `ok` texts (ephemeral posts), direct messages, a form's header and field help,
-# the install page (HTML). Every other sentence is shown as plain text (an `error` answer is a plain label in the web
-# client, the plugin's OAuth2 error pages are text/plain): no backticks, asterisks or links there.
+# The sentences shown as markdown: `ok` texts (ephemeral posts), direct messages, a form's header and field help.
+# Every other sentence is shown as plain text (an `error` answer is a plain label in the web client, the plugin's
+# OAuth2 error pages are text/plain, the home page escapes what it shows): no backticks, asterisks or links there.
 MARKDOWN = frozenset(
     key
     for key in EN
