@@ -174,41 +174,39 @@ _DEFAULTS = {
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN}
 
 
-def text(key: str, /, locale: str = "", **params: Any) -> str:
-    """The sentence `key` in `locale` (by default the locale of the call being handled), filled with `params`."""
-    if not locale and (call := current_call()) is not None:
-        locale = call.context.locale
+def text(key: str, /, **params: Any) -> str:
+    """The sentence `key` in the locale of the call being handled (English outside a call), filled with `params`."""
+    call = current_call()
+    locale = call.context.locale if call is not None else ""
     catalogue = CATALOGUES.get(locale) or CATALOGUES.get(locale.split("-")[0], EN)
     return catalogue.get(key, EN[key]).format_map({**_DEFAULTS, **params})
 
 
-def failure(exc: Exception, locale: str = "") -> str:
+def failure(exc: Exception) -> str:
     """One sentence for an error raised by `mattermost_apps`, `provider` or `user_tokens`, from its reason."""
     if isinstance(exc, JWTRejected):
-        return text(f"jwt.{exc.reason}", locale)
+        return text(f"jwt.{exc.reason}")
     if isinstance(exc, BadCallRequest):
         expected = {"string": "a string", "object": "an object"}.get(exc.expected, exc.expected)
         field = _quote(exc.field) if exc.reason == "bad_expand_level" else exc.field
-        return text(f"call.{exc.reason}", locale, field=field, expected=expected)
+        return text(f"call.{exc.reason}", field=field, expected=expected)
     if isinstance(exc, CallTooLarge):
-        return text("call.too_large", locale, kib=exc.limit // 1024)
+        return text("call.too_large", kib=exc.limit // 1024)
     if isinstance(exc, MattermostError):
-        operation = text(f"mattermost_operation.{exc.operation}", locale)
-        return text(
-            f"mattermost.{exc.reason}", locale, operation=operation, status=exc.status, detail=exc.detail, limit=MAX_STORED_BYTES
-        )
+        operation = text(f"mattermost_operation.{exc.operation}")
+        return text(f"mattermost.{exc.reason}", operation=operation, status=exc.status, detail=exc.detail, limit=MAX_STORED_BYTES)
     if isinstance(exc, ProviderError):
-        operation = text(_known("provider_operation", exc.operation), locale)
-        return text(_known("provider", exc.reason), locale, operation=operation, detail=exc.detail)
+        operation = text(_known("provider_operation", exc.operation))
+        return text(_known("provider", exc.reason), operation=operation, detail=exc.detail)
     if isinstance(exc, TokenUnavailable):
-        return text(exc.reason, locale)
-    return text("unexpected", locale)
+        return text(exc.reason)
+    return text("unexpected")
 
 
-def permission(label: str, scopes: Sequence[str], locale: str = "") -> str:
+def permission(label: str, scopes: Sequence[str]) -> str:
     """What the command `label` needs `scopes` for, in words (the scopes themselves when the catalogue has no words)."""
     key = f"permission.{label}"
-    return text(key, locale) if key in EN else " ".join(scopes)
+    return text(key) if key in EN else " ".join(scopes)
 
 
 def _known(prefix: str, name: str) -> str:
@@ -216,6 +214,6 @@ def _known(prefix: str, name: str) -> str:
     return key if key in EN else f"{prefix}.other"
 
 
-def _quote(value: str, limit: int = 40) -> str:
-    """Untrusted text quoted in a one-line sentence: repr'd (no newline, no markup surprises) and cut to `limit`."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+def _quote(value: str) -> str:
+    """Untrusted text quoted in a one-line sentence: repr'd (no newline, no markup surprises) and cut to 40 characters."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
