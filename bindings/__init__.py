@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mattermost_apps import CallRequest, CallResponse
+
+if TYPE_CHECKING:
+    from services import Services
 
 Binding = dict[str, Any]
 Expand = dict[str, str]
@@ -64,7 +67,7 @@ class Command:
     path: str
     expand: Expand
     shown_to: Callable[[Viewer], bool]
-    handler: Callable[[CallRequest, Any], CallResponse]
+    handler: Callable[[CallRequest, Services], CallResponse]
     # The provider scopes the command needs, as the app asks for them: a user who did not grant one is told so.
     scopes: tuple[str, ...] = ()
 

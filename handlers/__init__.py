@@ -16,9 +16,9 @@ from . import command_tree, configure, install, oauth2
 from .token_use import scope_checked
 
 
-def build_router(services: Services) -> CallRouter:
+def build_router(services: Services) -> CallRouter[Services]:
     manifest = services.manifest
-    router = CallRouter()
+    router = CallRouter[Services]()
     router.add(plugin_paths.PING, install.ping)
     router.add(_declared(manifest, "on_install"), install.on_install)
     router.add(_declared(manifest, "bindings", plugin_paths.BINDINGS), command_tree.bindings)
