@@ -41,6 +41,7 @@ COPY handlers/ ./handlers/
 COPY provider/ ./provider/
 COPY user_tokens/ ./user_tokens/
 COPY static/ ./static/
+COPY templates/ ./templates/
 RUN python -m compileall -q /app
 
 # The only place the app writes: the generated JWT secret when APP_SECRET is not set.

@@ -4,7 +4,7 @@ and the provider scopes it needs.
 The bindings, `help`, and the call routes are derived from this table; adding a command is one entry here, one
 handler module in `handlers/`, and one test (docs/adapting.md). A command's flags and positional arguments are its
 `fields` (the SDK's `Field`); a dynamic select among them names its lookup call, whose handler is in `lookups`.
-The command is named after the provider (`Provider.command`: `/google`). No call path may be one the plugin reserves
+The command is named after the provider (`AppProvider.command`: `/google`). No call path may be one the plugin reserves
 (`/ping`, `/oauth2/connect`, `/oauth2/complete`, `/webhook`, and the manifest's `/install`): the app refuses to start
 with one.
 """
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from bindings import TOKEN_USE, Command, admins, connected, everyone
 from handlers.configure import configure_form
-from handlers.connection import connect, disconnect
+from handlers.connection import connect_link, disconnect
 from handlers.events import CALENDAR, calendar_choices, events
-from handlers.help import help_
+from handlers.help import show_help
 from handlers.info import info
 from mattermost_apps import Call, Field
-from provider import CALENDAR_SCOPE, Provider
+from provider import CALENDAR_SCOPE, AppProvider
 
-P = Provider.name
+P = AppProvider.name
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -37,7 +37,7 @@ COMMANDS: tuple[Command, ...] = (
         "/commands/connect",
         {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
         everyone,  # also to switch accounts: a connected user gets a link to connect again
-        connect,
+        connect_link,
     ),
     Command("info", f"Show the connected {P} account", "/commands/info", TOKEN_USE, connected, info),
     Command(
@@ -63,10 +63,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("disconnect", f"Disconnect your {P} account", "/commands/disconnect", TOKEN_USE, connected, disconnect),
     Command(
         "help",
-        f"Show what /{Provider.command} can do",
+        f"Show what /{AppProvider.command} can do",
         "/commands/help",
         {"acting_user": "summary", "oauth2_app": "all", "oauth2_user": "all", "locale": "all"},
         everyone,
-        help_,
+        show_help,
     ),
 )

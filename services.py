@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mattermost_apps import ClientFactory, new_session
-from provider import GoogleCalendar, OAuth2Provider, Provider
+from provider import AppProvider, GoogleCalendar, OAuth2Provider
 from settings import Settings
 from user_tokens import HostLock, RedisLock, RefreshLock, TokenCipher, UserTokens
 
@@ -33,7 +33,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, commands: Sequence[Command]) -> Services:
         http = new_session(user_agent=USER_AGENT)
-        provider = Provider(
+        provider = AppProvider(
             authorize_url=settings.oauth2_authorize_url,
             token_url=settings.oauth2_token_url,
             revoke_url=settings.oauth2_revoke_url,

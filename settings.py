@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from provider import Provider, calendar
+from provider import AppProvider, calendar
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,14 @@ class Settings:
     # Without MATTERMOST_SITE_URL: where the Mattermost the app's install named is kept (beside the generated
     # APP_SECRET). None: kept in memory only (tests).
     site_url_file: Path | None = None
-    oauth2_authorize_url: str = Provider.authorize_url
-    oauth2_token_url: str = Provider.token_url
-    oauth2_revoke_url: str = Provider.revoke_url
-    oauth2_userinfo_url: str = Provider.userinfo_url
-    oauth2_issuer: str = Provider.issuer
-    # None: as the provider class says (Provider.rotates_refresh_tokens).
+    oauth2_authorize_url: str = AppProvider.authorize_url
+    oauth2_token_url: str = AppProvider.token_url
+    oauth2_revoke_url: str = AppProvider.revoke_url
+    oauth2_userinfo_url: str = AppProvider.userinfo_url
+    oauth2_issuer: str = AppProvider.issuer
+    # None: as the provider class says (AppProvider.rotates_refresh_tokens).
     oauth2_rotates_refresh_tokens: bool | None = None
-    oauth2_scopes: tuple[str, ...] = Provider.scopes
+    oauth2_scopes: tuple[str, ...] = AppProvider.scopes
     google_api_url: str = calendar.API_URL
     # Fernet keys, newest first: the first encrypts, all of them decrypt. Empty: derived from app_secret.
     token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -82,9 +82,9 @@ class Settings:
             _require_http_url("OAUTH2_REVOKE_URL", self.oauth2_revoke_url)
         if self.mattermost_site_url is not None:
             _require_http_url("MATTERMOST_SITE_URL", self.mattermost_site_url)
-        if self.oauth2_rotates_refresh_tokens is False and Provider.rotates_refresh_tokens:
+        if self.oauth2_rotates_refresh_tokens is False and AppProvider.rotates_refresh_tokens:
             raise SettingsError(
-                f"OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts the {Provider.name} provider class, which says its refresh "
+                f"OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts the {AppProvider.name} provider class, which says its refresh "
                 "tokens rotate (a replayed one revokes the grant): unset it, or set rotates_refresh_tokens on the class."
             )
         if not self.oauth2_scopes:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mattermost_apps import Binding, Call, CallRequest, CallResponse, Field, Form, slash_commands
 
+if TYPE_CHECKING:
+    from services import Services
+
 Expand = dict[str, str]
-Handler = Callable[[CallRequest, Any], CallResponse]
+Handler = Callable[[CallRequest, "Services"], CallResponse]
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,17 @@ from mattermost_apps import CallRouter, forbidden_call_paths
 from mattermost_apps import paths as plugin_paths
 from services import Services
 
-from . import bindings, configure, install, oauth2
+from . import command_tree, configure, install, oauth2
 from .token_use import scope_checked
 
 
-def build_router(services: Services) -> CallRouter:
+def build_router(services: Services) -> CallRouter[Services]:
     manifest = services.manifest
-    router = CallRouter()
+    router = CallRouter[Services]()
     router.add(plugin_paths.PING, install.ping)
     router.add(_declared(manifest, "on_install"), install.on_install)
-    router.add(_declared(manifest, "bindings", plugin_paths.BINDINGS), bindings.bindings)
-    router.add(_declared(manifest, "get_oauth2_connect_url", plugin_paths.OAUTH2_CONNECT), oauth2.connect)
+    router.add(_declared(manifest, "bindings", plugin_paths.BINDINGS), command_tree.bindings)
+    router.add(_declared(manifest, "get_oauth2_connect_url", plugin_paths.OAUTH2_CONNECT), oauth2.authorization_url)
     router.add(_declared(manifest, "on_oauth2_complete", plugin_paths.OAUTH2_COMPLETE), oauth2.complete)
 
     # What a user agent calls: the plugin refuses its own paths from there ("forbidden call path").

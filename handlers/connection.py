@@ -10,7 +10,7 @@ from user_tokens import TokenRecord, UnreadableRecord
 from .messages import failure, text
 
 
-def connect(call: CallRequest, services: Services) -> CallResponse:
+def connect_link(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
     if not oauth2.is_configured:
         return error(text("not_configured"))
@@ -18,7 +18,7 @@ def connect(call: CallRequest, services: Services) -> CallResponse:
         return error(text("connect.no_connect_url"))
     record = _stored_record(call, services)
     if record is not None:
-        return ok(text("connect.already", who=who(record), url=oauth2.connect_url))
+        return ok(text("connect.already", who=record.identity.account_name, url=oauth2.connect_url))
     return ok(text("connect.link", url=oauth2.connect_url))
 
 
@@ -44,20 +44,13 @@ def disconnect(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
     outcome: RevokeOutcome = "unconfirmed"
     if oauth2.client_id:
-        outcome = services.provider.revoke(
-            record.refresh_token or record.access_token, client_id=oauth2.client_id, client_secret=oauth2.client_secret
-        )
-    sentence = text("disconnect.done", who=who(record))
+        outcome = services.provider.revoke_grant(record, client_id=oauth2.client_id, client_secret=oauth2.client_secret)
+    sentence = text("disconnect.done", who=record.identity.account_name)
     if outcome != "revoked":
         sentence += text(f"disconnect.{outcome}")
         if services.provider.manage_access_url:
             sentence += text("disconnect.manage", manage_access_url=services.provider.manage_access_url)
     return ok(sentence, refresh_bindings=True)
-
-
-def who(record: TokenRecord) -> str:
-    identity = record.identity
-    return f"**{identity.email or identity.name or identity.sub}**"
 
 
 def _stored_record(call: CallRequest, services: Services) -> TokenRecord | None:

@@ -6,14 +6,14 @@ from dataclasses import replace
 
 from bindings import visible
 from mattermost_apps import CallRequest, CallResponse, ok
-from provider import Provider
+from provider import AppProvider
 from services import Services
 
-from .bindings import viewer_of
+from .command_tree import viewer_of
 from .messages import text
 
 
-def help_(call: CallRequest, services: Services) -> CallResponse:
+def show_help(call: CallRequest, services: Services) -> CallResponse:
     viewer = viewer_of(call, services)
     shown = visible(services.commands, viewer)
     lines = [text("help.intro")]
@@ -22,7 +22,7 @@ def help_(call: CallRequest, services: Services) -> CallResponse:
         # What connecting unlocks, so a new user knows why to connect.
         unlocked = [c for c in visible(services.commands, replace(viewer, is_connected=True)) if c not in shown]
         if unlocked:
-            commands = ", ".join(f"`/{Provider.command} {c.label}`" for c in unlocked)
+            commands = ", ".join(f"`/{AppProvider.command} {c.label}`" for c in unlocked)
             lines += ["", text("help.once_connected", commands=commands)]
     if not call.context.oauth2.is_configured:
         lines += ["", text("not_configured")]

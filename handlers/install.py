@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, send_from_directory
+from flask import Blueprint, Response, jsonify, render_template, send_from_directory
 
 from mattermost_apps import CallRequest, CallResponse, MattermostError, error, ok
 from services import Services
@@ -13,17 +12,12 @@ from services import Services
 from .messages import failure, text
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 def http_routes(services: Services) -> Blueprint:
-    blueprint = Blueprint("install", __name__)
+    blueprint = Blueprint("install", __name__, template_folder=TEMPLATES_DIR)
     manifest = services.manifest
-    home_page = text(
-        "install.home_page",
-        name=escape(manifest["display_name"]),
-        description=escape(manifest["description"]),
-        manifest_url=escape(services.settings.manifest_root_url + "/manifest.json"),
-    )
 
     @blueprint.get("/manifest.json")
     def manifest_json() -> Response:
@@ -36,7 +30,13 @@ def http_routes(services: Services) -> Blueprint:
 
     @blueprint.get("/")
     def home() -> str:
-        return home_page
+        return render_template(
+            "home.html",
+            text=text,
+            name=manifest["display_name"],
+            description=manifest["description"],
+            manifest_url=services.settings.manifest_root_url + "/manifest.json",
+        )
 
     return blueprint
 

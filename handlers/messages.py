@@ -14,7 +14,7 @@ from typing import Any
 from mattermost_apps import BadCallRequest, CallTooLarge, JWTRejected, MattermostError, current_call
 from mattermost_apps.client import MAX_STORED_BYTES
 from mattermost_apps.jwt_auth import ALGORITHM, HEADER
-from provider import Provider, ProviderError
+from provider import AppProvider, ProviderError
 from user_tokens import TokenUnavailable
 
 _SECRET_HINT = (  # a sentence, not a secret
@@ -93,18 +93,9 @@ EN: dict[str, str] = {
     "refresh_unavailable": "The app cannot renew your {provider} access right now (its lock service is unreachable); please try again in a minute.",
     # -- install --------------------------------------------------------------------------------------
     "install.next_steps": "Next: run `{configure}` to register your {provider} OAuth2 client; then each user runs `{connect}`.",
-    "install.home_page": """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{name}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5">
-<h1><img src="static/icon.png" alt="" width="32" height="32"> {name}</h1>
-<p>{description}</p>
-<p>To install it, a Mattermost system admin runs:</p>
-<pre>/apps install http {manifest_url}</pre>
-<p>and pastes the app's JWT secret (the <code>APP_SECRET</code> setting, or the file the app named in its log
-on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Then <code>{configure}</code>.</p>
-</body></html>
-""",
+    # The home page (templates/home.html), around the install command; plain text, escaped there.
+    "home.install": "To install it, a Mattermost system admin runs:",
+    "home.secret": "and pastes the app's JWT secret (the APP_SECRET setting, or the file the app named in its log on first start) into the install dialog's \"Outgoing JWT Secret\" field. Then {configure}.",
     # -- configure --------------------------------------------------------------------------------------
     "configure.admin_only": "Only a Mattermost system admin can configure the {provider} OAuth2 client.",
     "configure.title": "Configure {provider} OAuth2",
@@ -141,9 +132,9 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "binding.rest": "Nothing: words after the command are ignored",
     "connect.no_connect_url": "The call has no context.oauth2.connect_url (expand oauth2_app: all).",
     "connect.link": "[Connect your {provider} account]({url}).",
-    "connect.already": "Your {provider} account {who} is already connected. [Connect again]({url}) to switch accounts or renew access.",
+    "connect.already": "Your {provider} account **{who}** is already connected. [Connect again]({url}) to switch accounts or renew access.",
     "disconnect.nothing": "Your {provider} account was not connected; nothing is stored for you now.",
-    "disconnect.done": "Disconnected your {provider} account {who}.",
+    "disconnect.done": "Disconnected your {provider} account **{who}**.",
     "disconnect.unreadable": "Removed your stored {provider} connection, which the app could no longer read (its keys changed), so it could not revoke the app's access at {provider}.",
     "disconnect.unconfirmed": " {provider} did not confirm the revocation.",
     "disconnect.unsupported": " {provider} offers the app no way to revoke its access.",
@@ -163,9 +154,9 @@ on first start) into the install dialog's <em>Outgoing JWT Secret</em> field. Th
     "help.once_connected": "Once you have connected your {provider} account: {commands}.",
 }
 
-# The sentences shown as markdown: `ok` texts (ephemeral posts), direct messages, a form's header and field help,
-# the install page (HTML). Every other sentence is shown as plain text (an `error` answer is a plain label in the web
-# client, the plugin's OAuth2 error pages are text/plain): no backticks, asterisks or links there.
+# The sentences shown as markdown: `ok` texts (ephemeral posts), direct messages, a form's header and field help.
+# Every other sentence is shown as plain text (an `error` answer is a plain label in the web client, the plugin's
+# OAuth2 error pages are text/plain, the home page escapes what it shows): no backticks, asterisks or links there.
 MARKDOWN = frozenset(
     key
     for key in EN
@@ -180,11 +171,11 @@ MARKDOWN = frozenset(
 )
 
 _DEFAULTS = {
-    "provider": Provider.name,
-    "command": Provider.command,
-    "connect": f"/{Provider.command} connect",
-    "configure": f"/{Provider.command} configure",
-    "console_url": Provider.console_url,
+    "provider": AppProvider.name,
+    "command": AppProvider.command,
+    "connect": f"/{AppProvider.command} connect",
+    "configure": f"/{AppProvider.command} configure",
+    "console_url": AppProvider.console_url,
 }
 
 
@@ -192,41 +183,39 @@ _DEFAULTS = {
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN}
 
 
-def text(key: str, /, locale: str = "", **params: Any) -> str:
-    """The sentence `key` in `locale` (by default the locale of the call being handled), filled with `params`."""
-    if not locale and (call := current_call()) is not None:
-        locale = call.context.locale
+def text(key: str, /, **params: Any) -> str:
+    """The sentence `key` in the locale of the call being handled (English outside a call), filled with `params`."""
+    call = current_call()
+    locale = call.context.locale if call is not None else ""
     catalogue = CATALOGUES.get(locale) or CATALOGUES.get(locale.split("-")[0], EN)
     return catalogue.get(key, EN[key]).format_map({**_DEFAULTS, **params})
 
 
-def failure(exc: Exception, locale: str = "") -> str:
+def failure(exc: Exception) -> str:
     """One sentence for an error raised by `mattermost_apps`, `provider` or `user_tokens`, from its reason."""
     if isinstance(exc, JWTRejected):
-        return text(f"jwt.{exc.reason}", locale)
+        return text(f"jwt.{exc.reason}")
     if isinstance(exc, BadCallRequest):
         expected = {"string": "a string", "object": "an object"}.get(exc.expected, exc.expected)
         field = quoted(exc.field) if exc.reason == "bad_expand_level" else exc.field
-        return text(f"call.{exc.reason}", locale, field=field, expected=expected)
+        return text(f"call.{exc.reason}", field=field, expected=expected)
     if isinstance(exc, CallTooLarge):
-        return text("call.too_large", locale, kib=exc.limit // 1024)
+        return text("call.too_large", kib=exc.limit // 1024)
     if isinstance(exc, MattermostError):
-        operation = text(f"mattermost_operation.{exc.operation}", locale)
-        return text(
-            f"mattermost.{exc.reason}", locale, operation=operation, status=exc.status, detail=exc.detail, limit=MAX_STORED_BYTES
-        )
+        operation = text(f"mattermost_operation.{exc.operation}")
+        return text(f"mattermost.{exc.reason}", operation=operation, status=exc.status, detail=exc.detail, limit=MAX_STORED_BYTES)
     if isinstance(exc, ProviderError):
-        operation = text(_known("provider_operation", exc.operation), locale)
-        return text(_known("provider", exc.reason), locale, operation=operation, detail=exc.detail)
+        operation = text(_known("provider_operation", exc.operation))
+        return text(_known("provider", exc.reason), operation=operation, detail=exc.detail)
     if isinstance(exc, TokenUnavailable):
-        return text(exc.reason, locale)
-    return text("unexpected", locale)
+        return text(exc.reason)
+    return text("unexpected")
 
 
-def permission(label: str, scopes: Sequence[str], locale: str = "") -> str:
+def permission(label: str, scopes: Sequence[str]) -> str:
     """What the command `label` needs `scopes` for, in words (the scopes themselves when the catalogue has no words)."""
     key = f"permission.{label}"
-    return text(key, locale) if key in EN else " ".join(scopes)
+    return text(key) if key in EN else " ".join(scopes)
 
 
 def _known(prefix: str, name: str) -> str:

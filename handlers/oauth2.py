@@ -12,7 +12,7 @@ import logging
 import re
 
 from mattermost_apps import CallRequest, CallResponse, MattermostError, after_response, error, ok
-from provider import Identity, Provider, ProviderError, pkce
+from provider import AppProvider, GrantTokens, ProviderError, pkce
 from services import Services
 from user_tokens import TokenRecord, UnreadableRecord
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _SAFE_ERROR_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def connect(call: CallRequest, services: Services) -> CallResponse:
+def authorization_url(call: CallRequest, services: Services) -> CallResponse:
     oauth2 = call.context.oauth2
     if not call.context.acting_user_id:
         # A browser with no Mattermost session (a link from the mobile app opened elsewhere): the plugin lets it
@@ -91,30 +91,25 @@ def complete(call: CallRequest, services: Services) -> CallResponse:
     except ProviderError as exc:
         log.warning("user %s: connect failed after the code exchange: %s", user_id, exc)
         if previous is None:  # with an account connected, this grant may be that account's: keep it alive
-            _revoke_quietly(grant.refresh_token or grant.access_token, call, services)
+            _revoke_quietly(grant, call, services)
         return error(text("oauth2.not_connected_after", reason=failure(exc)))
     try:
         services.tokens.save(call, record)
     except MattermostError as exc:  # logged where it was raised
         if not _stored_anyway(call, services, record, exc):
             if previous is None or previous.identity.sub != identity.sub:
-                _revoke_quietly(grant.refresh_token or grant.access_token, call, services)
+                _revoke_quietly(grant, call, services)
             return error(text("oauth2.not_connected_after", reason=failure(exc)))
 
     # The plugin's completion page waits for this answer; the confirmation and the clean-up need not.
-    sentence = text("oauth2.connected_dm", who=_who(identity))
+    sentence = text("oauth2.connected_dm", who=identity.account_name)
     if previous is not None and previous.identity.sub != identity.sub:
         # Another account replaces the stored one, now that the new record is safe: end the old account's grant.
-        sentence += text("oauth2.switched_dm", previous=_who(previous.identity))
-        old = previous.refresh_token or previous.access_token
-        after_response(lambda: _revoke_quietly(old, call, services))
+        sentence += text("oauth2.switched_dm", previous=previous.identity.account_name)
+        after_response(lambda: _revoke_quietly(previous, call, services))
     sentence += _missing_scopes_sentence(record, services) or text("oauth2.try_dm")
     after_response(lambda: _direct_message(call, services, sentence))
     return ok()
-
-
-def _who(identity: Identity) -> str:
-    return identity.email or identity.name or identity.sub
 
 
 def _previous_record(call: CallRequest, services: Services) -> TokenRecord | None:
@@ -129,7 +124,7 @@ def _missing_scopes_sentence(record: TokenRecord, services: Services) -> str:
     sentences = []
     for command in services.commands:
         if missing := services.provider.missing_scopes(record.scope, command.scopes):
-            name = f"`/{Provider.command} {command.label}`"
+            name = f"`/{AppProvider.command} {command.label}`"
             sentences.append(text("scope.missing_dm", permission=permission(command.label, missing), commands=name))
     return "".join(sentences)
 
@@ -156,10 +151,10 @@ def _stored_anyway(call: CallRequest, services: Services, record: TokenRecord, e
     return False
 
 
-def _revoke_quietly(token: str, call: CallRequest, services: Services) -> None:
+def _revoke_quietly(tokens: GrantTokens, call: CallRequest, services: Services) -> None:
     """End a grant no record holds any more (never stored, or replaced by another account's), best effort."""
     oauth2 = call.context.oauth2
-    services.provider.revoke(token, client_id=oauth2.client_id, client_secret=oauth2.client_secret)
+    services.provider.revoke_grant(tokens, client_id=oauth2.client_id, client_secret=oauth2.client_secret)
 
 
 def _direct_message(call: CallRequest, services: Services, message: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bindings import Command, Handler
 from mattermost_apps import CallRequest, CallResponse, error
-from provider import Provider, ProviderError
+from provider import AppProvider, ProviderError
 from services import Services
 from user_tokens import TokenUnavailable, UnreadableRecord
 
@@ -57,7 +57,7 @@ def scope_checked(command: Command, handler: Handler) -> Handler:
         except UnreadableRecord:
             record = None
         if record is not None and (missing := services.provider.missing_scopes(record.scope, command.scopes)):
-            name = f"/{Provider.command} {command.label}"
+            name = f"/{AppProvider.command} {command.label}"
             return error(text("scope.missing", command=name, permission=permission(command.label, missing)))
         return handler(call, services)
 

@@ -29,10 +29,6 @@ class CalendarEvent:
     end: datetime | date | None
     html_link: str
 
-    @property
-    def all_day(self) -> bool:
-        return not isinstance(self.start, datetime)
-
 
 class GoogleCalendar:
     def __init__(self, provider: OAuth2Provider, api_url: str) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 
 class ProviderError(Exception):
-    def __init__(self, reason: str, operation: str, detail: str = "", *, status: int | None = None) -> None:
+    def __init__(self, reason: str, operation: str, detail: str = "") -> None:
         self.reason = reason
         self.operation = operation
         self.detail = detail
-        self.status = status
         super().__init__(f"{operation or 'provider call'} failed: {reason}" + (f" ({detail})" if detail else ""))

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 import requests
@@ -76,6 +76,22 @@ class Identity:
             email=email[:MAX_EMAIL_LENGTH] if isinstance(email, str) else "",
             name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else "",
         )
+
+    @property
+    def account_name(self) -> str:
+        """The account as its user knows it: its email (what the provider's account chooser shows), else the person's
+        name, else the account's id."""
+        return self.email or self.name or self.sub
+
+
+class GrantTokens(Protocol):
+    """The tokens of one grant: a `TokenGrant`, or the record stored from one."""
+
+    @property
+    def access_token(self) -> str: ...
+
+    @property
+    def refresh_token(self) -> str | None: ...
 
 
 class OAuth2Provider:
@@ -180,6 +196,11 @@ class OAuth2Provider:
         # A provider that does not rotate (Google) answers without a refresh token: keep ours.
         return _grant_from(token, previous_refresh_token=refresh_token)
 
+    def revoke_grant(self, tokens: GrantTokens, *, client_id: str, client_secret: str) -> RevokeOutcome:
+        """End the whole grant `tokens` belong to, best effort: revoking its refresh token ends it (RFC 7009 section
+        2.1); without one, its access token is all there is to revoke."""
+        return self.revoke(tokens.refresh_token or tokens.access_token, client_id=client_id, client_secret=client_secret)
+
     # -- hooks --------------------------------------------------------------------------------------
 
     def revoke(self, token: str, *, client_id: str, client_secret: str) -> RevokeOutcome:
@@ -269,13 +290,13 @@ class OAuth2Provider:
         except UnicodeError:  # a token HTTP headers cannot carry (not latin-1)
             raise ProviderError("unauthorized", operation, "unsendable token") from None
         if response.status_code == 401:
-            raise ProviderError("unauthorized", operation, status=401)
+            raise ProviderError("unauthorized", operation)
         if response.status_code == 403:
-            raise ProviderError(_forbidden_reason(response), operation, _error_code(response), status=403)
+            raise ProviderError(_forbidden_reason(response), operation, _error_code(response))
         if response.status_code >= 500 or response.status_code == 429:
-            raise ProviderError("unavailable", operation, f"HTTP {response.status_code}", status=response.status_code)
+            raise ProviderError("unavailable", operation, f"HTTP {response.status_code}")
         if response.status_code != 200:
-            raise ProviderError("bad_response", operation, _error_code(response), status=response.status_code)
+            raise ProviderError("bad_response", operation, _error_code(response))
         try:
             body = response.json()
         except ValueError:
@@ -301,11 +322,11 @@ class OAuth2Provider:
         try:
             token = call()
         except ProviderError as exc:
-            raise ProviderError(exc.reason, operation, exc.detail, status=exc.status) from None
+            raise ProviderError(exc.reason, operation, exc.detail) from None
         except OAuth2Error as exc:
             reason = exc.error if exc.error in ("invalid_grant", "invalid_client") else "rejected"
             code = exc.error if isinstance(exc.error, str) and _ERROR_CODE.fullmatch(exc.error) else ""
-            raise ProviderError(reason, operation, code, status=exc.status_code) from None
+            raise ProviderError(reason, operation, code) from None
         except requests.RequestException as exc:
             raise ProviderError("unavailable", operation, type(exc).__name__) from None
         except ValueError as exc:  # oauthlib: not JSON, or no access_token
@@ -320,10 +341,10 @@ class _TokenSession(OAuth2Session, AppSession):
 
 def _raise_on_server_error(response: requests.Response) -> requests.Response:
     if response.status_code >= 500 or response.status_code == 429:
-        raise ProviderError("unavailable", "", f"HTTP {response.status_code}", status=response.status_code)
+        raise ProviderError("unavailable", "", f"HTTP {response.status_code}")
     content_type = response.headers.get("Content-Type", "")
     if response.status_code != 200 and "json" not in content_type:
-        raise ProviderError("bad_response", "", f"HTTP {response.status_code}", status=response.status_code)
+        raise ProviderError("bad_response", "", f"HTTP {response.status_code}")
     return response
 
 

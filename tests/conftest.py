@@ -18,7 +18,7 @@ from commands import COMMANDS
 from handlers import configure
 from mattermost_apps import paths as plugin_paths
 from mattermost_apps.testing import FakePlugin, InstalledApp, User
-from provider import Provider
+from provider import AppProvider
 from settings import Settings
 from tests.names import APP_ID, BOT_USERNAME, MANIFEST
 
@@ -33,7 +33,7 @@ paths = SimpleNamespace(
     CONFIGURE_SUBMIT=configure.SUBMIT_PATH,
     **{label.upper(): command.path for label, command in COMMAND.items()},
     CONFIGURE_FORM=COMMAND["configure"].path,
-    COMMAND=Provider.command,
+    COMMAND=AppProvider.command,
 )
 TOKEN_USE_EXPAND = TOKEN_USE
 DISCONNECT_EXPAND = COMMAND["disconnect"].expand

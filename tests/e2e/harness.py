@@ -32,7 +32,7 @@ from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from provider import Provider
+from provider import AppProvider
 from tests.names import APP_ID, CMD
 from user_tokens import TokenRecord
 
@@ -45,7 +45,7 @@ CLIENT_ID = "mm-app"
 CLIENT_SECRET = "mm-secret-e2e-wxyz"
 # What the app asks for (its provider's own scopes), plus offline_access, which oidc-provider needs to issue a refresh
 # token; the provider is told to know exactly these (a scope it does not know is dropped).
-OAUTH2_SCOPES = " ".join((*Provider.scopes, "offline_access"))
+OAUTH2_SCOPES = " ".join((*AppProvider.scopes, "offline_access"))
 DEFAULT_ACCESS_TOKEN_TTL = 3600
 TIMEOUT = 10.0
 

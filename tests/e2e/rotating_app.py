@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import services
 from app import create_app
-from provider import OAuth2Provider, Provider
+from provider import AppProvider, OAuth2Provider
 
 
-class UndeclaredRotation(Provider):
+class UndeclaredRotation(AppProvider):
     rotates_refresh_tokens = OAuth2Provider.rotates_refresh_tokens
 
 
-services.Provider = UndeclaredRotation  # type: ignore[misc]
+services.AppProvider = UndeclaredRotation  # type: ignore[misc]
 app = create_app()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handlers.events import CALENDAR
-from provider import Provider
+from provider import AppProvider
 from services import MANIFEST_TEMPLATE
 
 from .calendar_stub import CALENDARS
@@ -19,7 +19,7 @@ from .harness import PLUGIN_URL_PATH, TIMEOUT, Stack, UserAgent, connect_link
 pytestmark = pytest.mark.e2e
 
 APP_ID = json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))["app_id"]
-EVENTS = f"/{Provider.command} events"
+EVENTS = f"/{AppProvider.command} events"
 WORK = next(c for c in CALENDARS if c["summary"] == "Work")
 
 
@@ -28,7 +28,7 @@ def calendar_lookup(stack: Stack, user: UserAgent) -> dict[str, Any]:
     api = stack.emulator.url + PLUGIN_URL_PATH + "/api/v1"
     bindings = user.http.get(api + "/bindings", params={"user_agent_type": "webapp"}, timeout=TIMEOUT).json()
     (command,) = [
-        b for top in bindings if top["location"] == "/command" for b in top["bindings"] if b["label"] == Provider.command
+        b for top in bindings if top["location"] == "/command" for b in top["bindings"] if b["label"] == AppProvider.command
     ]
     (events,) = [b for b in command["bindings"] if b["label"] == "events"]
     (field,) = [f for f in events["form"]["fields"] if f["name"] == CALENDAR]
@@ -37,7 +37,7 @@ def calendar_lookup(stack: Stack, user: UserAgent) -> dict[str, Any]:
 
 def test_the_calendar_lookup_and_the_picked_calendar_over_http(configured: Stack, alice: UserAgent) -> None:
     emulator = configured.emulator
-    page = alice.connect(connect_link(emulator.command("alice", f"/{Provider.command} connect")), provider_login="alice")
+    page = alice.connect(connect_link(emulator.command("alice", f"/{AppProvider.command} connect")), provider_login="alice")
     assert page.status_code == 200, page.text
     lookup = calendar_lookup(configured, alice)
 
@@ -45,7 +45,7 @@ def test_the_calendar_lookup_and_the_picked_calendar_over_http(configured: Stack
     body = {
         "path": lookup["path"],
         "expand": lookup.get("expand", {}),
-        "context": {"app_id": APP_ID, "location": "/command/" + Provider.command + "/events", "user_agent": "webapp"},
+        "context": {"app_id": APP_ID, "location": "/command/" + AppProvider.command + "/events", "user_agent": "webapp"},
         "selected_field": CALENDAR,
         "query": "wo",
         "values": {},

@@ -10,7 +10,7 @@ import pytest
 
 from commands import COMMANDS
 from handlers.messages import text
-from provider import Provider
+from provider import AppProvider
 from tests.conftest import CONFIGURE_SUBMIT_EXPAND
 from tests.names import CMD, PROVIDER
 
@@ -78,7 +78,7 @@ def test_user_connects_uses_the_token_and_disconnects(configured: Stack, alice: 
     assert re.fullmatch(r"[A-Za-z0-9_-]{20}\.\w{26}", query["state"])
     assert query["redirect_uri"] == complete_url(emulator.site_url) and query["client_id"] == CLIENT_ID
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
-    assert {key: query[key] for key in Provider.authorization_params} == dict(Provider.authorization_params)
+    assert {key: query[key] for key in AppProvider.authorization_params} == dict(AppProvider.authorization_params)
     assert "offline_access" in query["scope"].split()
     record = configured.stored_record("alice")
     assert record is not None and record.refresh_token
@@ -224,8 +224,8 @@ def test_a_user_who_unticks_a_scope_is_connected_and_told_what_is_missing(config
     record = configured.stored_record("alice")
     assert record is not None and not set(calendar.scopes) & set(record.scope.split())
     [dm] = emulator.wait_for_posts("alice", 1)
-    assert f"so `/{Provider.command} {calendar.label}` cannot work yet" in dm["message"]
-    assert emulator.command("alice", f"/{Provider.command} info")["type"] == "ok"  # the identity works
-    answer = emulator.command("alice", f"/{Provider.command} {calendar.label}")
+    assert f"so `/{AppProvider.command} {calendar.label}` cannot work yet" in dm["message"]
+    assert emulator.command("alice", f"/{AppProvider.command} info")["type"] == "ok"  # the identity works
+    answer = emulator.command("alice", f"/{AppProvider.command} {calendar.label}")
     assert answer["type"] == "error" and text(f"permission.{calendar.label}") in answer["text"], answer
     assert not any(r["path"] == "/token" and r.get("grant_type") == "refresh_token" for r in provider.requests_log())

@@ -38,7 +38,7 @@ from mattermost_apps.testing import (
     build_call_request,
     sign_jwt,
 )
-from provider import Identity, Provider
+from provider import AppProvider, Identity
 from tests.names import APP_ID, BOT_USERNAME, CMD, PROVIDER
 from tests.security.support import StubServer
 from user_tokens import TokenCipher, TokenRecord
@@ -117,7 +117,7 @@ def a_record(access_token: str = "ya29.e2e-access") -> TokenRecord:
         access_token,
         "1//e2e-refresh",
         time.time() + 3600,
-        " ".join(Provider.scopes),  # every scope the app asks for
+        " ".join(AppProvider.scopes),  # every scope the app asks for
         "Bearer",
         Identity("108", "alice@gmail.com", "Alice G"),
     )

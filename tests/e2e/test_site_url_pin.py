@@ -17,7 +17,7 @@ import pytest
 
 from commands import COMMANDS
 from mattermost_apps.testing import InstalledApp, User, build_call_request, call_headers
-from provider import Provider
+from provider import AppProvider
 
 from .harness import ManagedProcess, UserAgent, connect_link, free_port
 from .test_refresh_race import ALICE, Race, post_call
@@ -82,10 +82,10 @@ def test_forged_calls_cannot_choose_the_mattermost_before_the_install_or_after_a
         assert all(a["type"] == "error" and "another Mattermost" in a["text"] for a in answers), answers
         emulator = race.stack.emulator
         for _ in range(4):
-            answer = emulator.command("alice", f"/{Provider.command} info")
+            answer = emulator.command("alice", f"/{AppProvider.command} info")
             assert answer["type"] == "ok", answer
-        assert emulator.command("alice", f"/{Provider.command} disconnect")["type"] == "ok"
+        assert emulator.command("alice", f"/{AppProvider.command} disconnect")["type"] == "ok"
         page = UserAgent(emulator.url, "alice").connect(
-            connect_link(emulator.command("alice", f"/{Provider.command} connect")), provider_login="alice"
+            connect_link(emulator.command("alice", f"/{AppProvider.command} connect")), provider_login="alice"
         )
         assert page.status_code == 200 and "Completed connecting your account" in page.text, page.text

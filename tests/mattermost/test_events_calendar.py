@@ -16,7 +16,7 @@ from app import create_app
 from handlers import messages
 from handlers.events import CALENDAR
 from mattermost_apps.testing import Mattermost, serve
-from provider import Provider
+from provider import AppProvider
 from settings import Settings
 from tests.conftest import APP_SECRET, make_settings
 from tests.e2e.calendar_stub import CALENDARS, EVENT_TITLES, create_calendar_stub
@@ -25,7 +25,7 @@ from user_tokens import TokenCipher
 
 pytestmark = pytest.mark.e2e
 
-EVENTS = f"/{Provider.command} events"
+EVENTS = f"/{AppProvider.command} events"
 EMAIL = "alice@gmail.test"
 TEAM, WORK, HOLIDAYS = CALENDARS
 
@@ -66,7 +66,7 @@ def connected(mattermost: Mattermost, calendar_api: str) -> Mattermost:
 
 
 def calendar_field(mattermost: Mattermost, as_user: str = "alice") -> dict[str, Any]:
-    form = mattermost.command_binding(Provider.command, "events", as_user=as_user)["form"]
+    form = mattermost.command_binding(AppProvider.command, "events", as_user=as_user)["form"]
     (field,) = [f for f in form["fields"] if f["name"] == CALENDAR]
     return field
 
@@ -147,6 +147,6 @@ def test_a_name_with_a_space_typed_without_quotes_gets_the_quoted_command(connec
 
 def test_the_modal_submits_the_picked_calendar(connected: Mattermost) -> None:
     # "Open in modal": the same form; a picked item arrives as {label, value}.
-    form = connected.command_binding(Provider.command, "events")["form"]
+    form = connected.command_binding(AppProvider.command, "events")["form"]
     answer = connected.submit(form["submit"], {CALENDAR: {"label": WORK["summary"], "value": WORK["id"]}, "words": None})
     assert titles(answer) == list(WORK["events"])

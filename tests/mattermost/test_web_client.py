@@ -28,7 +28,7 @@ from mattermost_apps.testing.emulator.cleanup import clean_bindings, clean_form_
 from mattermost_apps.testing.emulator.commands import compose_submit_call
 from mattermost_apps.testing.emulator.plugin import Plugin, decode_call_response
 from mattermost_apps.testing.emulator.store import AppRecord
-from provider import Identity, Provider
+from provider import AppProvider, Identity
 from tests.binding_calls import fields_of, lookup_calls, submit_call, typed
 from tests.conftest import (
     ADMIN,
@@ -96,7 +96,7 @@ def fake_plugin(configured: bool) -> FakePlugin:
 
 
 def connect(plugin: FakePlugin, user: User) -> None:
-    scope = " ".join(Provider.scopes)  # every box ticked: each command runs
+    scope = " ".join(AppProvider.scopes)  # every box ticked: each command runs
     record = TokenRecord("ya29.access", "1//refresh", time.time() + 3000, scope, "Bearer", Identity("1087", "a@gmail.test", "A"))
     plugin.store_user_record(user, TokenCipher(make_settings().token_keys).seal(record, user_id=user.id))
 

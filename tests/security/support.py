@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 
 from mattermost_apps.testing import InstalledApp, call_headers
-from provider import Identity, Provider
+from provider import AppProvider, Identity
 from user_tokens import TokenCipher, TokenRecord
 
 APPS_API_PATH = "/plugins/com.mattermost.apps/api/v1"
@@ -188,7 +188,7 @@ class RotatingProvider(StubServer):
         self.issued: list[str] = []  # every code, access token and refresh token handed out
         self.replays = 0
         # What the token answers say was granted: all the app asks for, unless a test unticks some (as providers let users).
-        self.granted_scopes: tuple[str, ...] = Provider.scopes
+        self.granted_scopes: tuple[str, ...] = AppProvider.scopes
         self.route("POST", "/token", self._token)
         self.route("GET", "/userinfo", self._userinfo)
         self.route("POST", "/revoke", self._revoke)
@@ -327,7 +327,7 @@ def a_record(
         access_token,
         refresh_token,
         time.time() + expires_in,
-        " ".join(Provider.scopes),  # all the app asks for
+        " ".join(AppProvider.scopes),  # all the app asks for
         "Bearer",
         Identity("248289761001", email, "Alice G"),
     )

@@ -19,7 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from mattermost_apps.testing import call_headers, sign_jwt
-from provider import Provider
+from provider import AppProvider
 from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, CONFIGURE_SUBMIT_EXPAND, TOKEN_USE_EXPAND
 from tests.names import CMD
 
@@ -274,7 +274,7 @@ def test_client_credentials_http_headers_cannot_carry(plugin, requests_mock, unh
     )
     assert answer == {
         "type": "error",
-        "text": f"The client ID and secret must be ASCII: copy them again from {Provider.console_url}.",
+        "text": f"The client ID and secret must be ASCII: copy them again from {AppProvider.console_url}.",
     }
     assert not unhandled.records, [r.getMessage() for r in unhandled.records]
 

@@ -17,7 +17,7 @@ from app import create_app
 from commands import COMMANDS
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, FakePlugin
-from provider import Provider
+from provider import AppProvider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -331,7 +331,7 @@ def test_a_grant_of_fewer_scopes_connects_and_its_command_names_what_is_missing(
     provider, mattermost = stubs
     plugin = loopback_plugin(installed, provider, mattermost)
     needing = next(command for command in COMMANDS if command.scopes)
-    provider.granted_scopes = tuple(scope for scope in Provider.scopes if scope not in needing.scopes)
+    provider.granted_scopes = tuple(scope for scope in AppProvider.scopes if scope not in needing.scopes)
     provider.codes["4/0Acode"] = provider.codes.pop(provider.issue_code())
     assert complete(plugin) == {"type": "ok"}
     plugin.stored[ALICE.id] = mattermost.stored[ALICE.id]  # what Mattermost now holds comes with the next call

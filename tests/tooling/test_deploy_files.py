@@ -67,7 +67,7 @@ def test_the_image_copies_only_existing_files_and_every_module_of_the_app() -> N
             copied.add(source.rstrip("/"))
     modules = {p.name for p in ROOT.glob("*.py")}
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - NOT_THE_APP
-    assert modules | packages | {"manifest.json", "static", "LICENSE", "packages/mattermost-apps"} <= copied
+    assert modules | packages | {"manifest.json", "static", "templates", "LICENSE", "packages/mattermost-apps"} <= copied
 
 
 def published_ports() -> list[str]:

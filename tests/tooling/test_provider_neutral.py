@@ -1,5 +1,5 @@
 """The suite is provider-neutral: no test, fixture, stub or harness names the provider this template ships. They read
-its display name and slash command from `provider.Provider` and the app id from manifest.json (tests/names.py), so an
+its display name and slash command from `provider.AppProvider` and the app id from manifest.json (tests/names.py), so an
 App author who renames the app changes provider/google.py and manifest.json and no test. Only the Google provider's
 own tests name it; the SDK's tests do not name the template's provider at all."""
 

@@ -1,7 +1,7 @@
 """The switch to GitHub that docs/adapting.md describes, end to end through the app's routes.
 
 tests/unit/test_adapting.py runs this file inside a copy of the repository with the page's GitHub blocks applied, so
-`Provider` is the page's `GitHub` there; it is not collected here, where the app keeps the provider it ships with.
+`AppProvider` is the page's `GitHub` there; it is not collected here, where the app keeps the provider it ships with.
 The stand-in answers as GitHub documents: the token endpoint in JSON when asked (form-encoded otherwise), its errors
 with HTTP 200, scopes separated by commas; `GET /user` with a numeric `id`, a `login` and a null `email`;
 `DELETE /applications/{client_id}/grant` with HTTP basic auth and the token in a JSON body, answering 204.
@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND, FakePlugin
-from provider import Identity, Provider
+from provider import AppProvider, Identity
 from settings import Settings
 from tests.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, COMMAND, CONNECT_EXPAND, TOKEN_USE_EXPAND, make_settings, paths
 from tests.unit.conftest import basic_auth, stored_bodies
@@ -27,17 +27,17 @@ STATE = "q1w2e3r4t5y6u7i8o9p0." + ALICE.id
 CODE = "c0de5f1a2b3c4d5e6f70"
 ACCESS_TOKEN = "gho_16C7e42F292c6912E7710c838347Ae178B4a"  # a made-up token
 USER = {"login": "octocat", "id": 583231, "type": "User", "name": None, "email": None}
-GRANT_URL = Provider.revoke_url.format(client_id=CLIENT_ID)
+GRANT_URL = AppProvider.revoke_url.format(client_id=CLIENT_ID)
 
 
 @pytest.fixture
 def settings() -> Settings:
     """The provider class's own endpoints: the stand-in answers at GitHub's real URLs."""
     return make_settings(
-        oauth2_authorize_url=Provider.authorize_url,
-        oauth2_token_url=Provider.token_url,
-        oauth2_revoke_url=Provider.revoke_url,
-        oauth2_userinfo_url=Provider.userinfo_url,
+        oauth2_authorize_url=AppProvider.authorize_url,
+        oauth2_token_url=AppProvider.token_url,
+        oauth2_revoke_url=AppProvider.revoke_url,
+        oauth2_userinfo_url=AppProvider.userinfo_url,
     )
 
 
@@ -46,8 +46,8 @@ class GitHub:
 
     def __init__(self, requests_mock: Any, *, form_encoded: bool) -> None:
         self.form_encoded = form_encoded  # answer form-encoded even when JSON is asked for
-        self.token = requests_mock.post(Provider.token_url, text=self.exchange)
-        self.user = requests_mock.get(Provider.userinfo_url, json=self.read_user)
+        self.token = requests_mock.post(AppProvider.token_url, text=self.exchange)
+        self.user = requests_mock.get(AppProvider.userinfo_url, json=self.read_user)
         self.grant = requests_mock.delete(GRANT_URL, status_code=204, text="")
 
     def exchange(self, request: Any, context: Any) -> str:
@@ -84,10 +84,10 @@ def connect_and_complete(plugin: FakePlugin, requests_mock: Any, code: str = COD
     link = plugin.call(COMMAND["connect"].path, CONNECT_EXPAND)
     assert link["type"] == "ok" and "/oauth2/remote/connect" in link["text"], link
     url = urlsplit(plugin.call(paths.OAUTH2_CONNECT, DEFAULT_CONNECT_EXPAND, values={"state": STATE})["data"])
-    assert f"{url.scheme}://{url.netloc}{url.path}" == Provider.authorize_url
+    assert f"{url.scheme}://{url.netloc}{url.path}" == AppProvider.authorize_url
     query = parse_qs(url.query)
     assert query["client_id"] == [CLIENT_ID] and query["state"] == [STATE]
-    assert query["scope"] == [" ".join(Provider.scopes)]
+    assert query["scope"] == [" ".join(AppProvider.scopes)]
     # GitHub sends the browser back with the code and the state only.
     result = plugin.call(paths.OAUTH2_COMPLETE, DEFAULT_COMPLETE_EXPAND, values={"state": STATE, "code": code})
     stored = [r for r in requests_mock.request_history if r.method == "POST" and r.url.endswith("/oauth2/user")]
@@ -111,7 +111,11 @@ def test_connect_complete_info_disconnect(plugin, requests_mock, mattermost, set
     assert info["type"] == "ok" and "octocat" in info["text"] and "583231" in info["text"], info
 
     result = plugin.call(COMMAND["disconnect"].path, COMMAND["disconnect"].expand)
-    assert result == {"type": "ok", "text": f"Disconnected your {Provider.name} account **octocat**.", "refresh_bindings": True}
+    assert result == {
+        "type": "ok",
+        "text": f"Disconnected your {AppProvider.name} account **octocat**.",
+        "refresh_bindings": True,
+    }
     revoke = github.grant.last_request
     assert revoke.headers["Authorization"] == basic_auth(CLIENT_ID, CLIENT_SECRET)
     assert json.loads(revoke.body) == {"access_token": ACCESS_TOKEN}
@@ -133,5 +137,5 @@ def test_a_network_failure_of_the_revocation_still_disconnects(plugin, requests_
     requests_mock.delete(GRANT_URL, exc=requests.ConnectionError)
     result = plugin.call(COMMAND["disconnect"].path, COMMAND["disconnect"].expand)
     assert result["type"] == "ok", result
-    assert "did not confirm" in result["text"] and Provider.manage_access_url in result["text"]
+    assert "did not confirm" in result["text"] and AppProvider.manage_access_url in result["text"]
     assert stored_bodies(requests_mock)[-1] is None

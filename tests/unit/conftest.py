@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from provider import Identity, Provider
+from provider import AppProvider, Identity
 from settings import Settings
 from tests.conftest import ALICE, APPS_API, SITE_URL
 from tests.names import APP_ID
@@ -35,7 +35,7 @@ def make_record(
     access_token: str = "ya29.fresh-access",
     refresh_token: str | None = "1//refresh-token",
     expires_in: float | None = 3000,
-    scope: str = " ".join(Provider.scopes),  # all the app asks for; a test of granular consent passes fewer
+    scope: str = " ".join(AppProvider.scopes),  # all the app asks for; a test of granular consent passes fewer
     identity: Identity = IDENTITY,
 ) -> TokenRecord:
     expires_at = time.time() + expires_in if expires_in is not None else None

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from provider import Identity, OAuth2Provider, Provider, TokenGrant
+from provider import AppProvider, Identity, OAuth2Provider, TokenGrant
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_PATH = ROOT / "docs" / "adapting.md"
@@ -29,7 +29,7 @@ SDK = ROOT / "packages" / "mattermost-apps"
 # What a copy leaves out: the venv, npm packages, caches and outputs (none of it is the template's source).
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "node_modules", "*_cache", ".hypothesis", "artifacts", "__pycache__")
 COMMAND, WITH_A_FORM, PROVIDER = "Adding a command", "Adding a command with a form", "Switching provider"
-PICKS_THE_PROVIDER = re.compile(r"^from \.\w+ import \w+ as Provider$", re.M)
+PICKS_THE_PROVIDER = re.compile(r"^from \.\w+ import \w+ as AppProvider$", re.M)
 
 
 @dataclass(frozen=True)
@@ -223,10 +223,10 @@ def string_constants(path: Path) -> list[str]:
 
 
 def test_the_provider_is_named_in_one_place():
-    # Its name and its command come from the Provider class: nothing outside provider/ spells them.
+    # Its name and its command come from the AppProvider class: nothing outside provider/ spells them.
     modules = [ROOT / "app.py", ROOT / "commands.py", ROOT / "services.py"]
     modules += [p for d in ("handlers", "bindings", "user_tokens", "mattermost_apps") for p in (ROOT / d).glob("*.py")]
-    spelled = {Provider.name.lower(), Provider.command.lower()}
+    spelled = {AppProvider.name.lower(), AppProvider.command.lower()}
     for module in modules:
         for value in string_constants(module):
             assert not any(name in value.lower() for name in spelled), (module.name, value)

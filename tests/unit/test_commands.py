@@ -16,7 +16,7 @@ from bindings import Viewer, visible
 from commands import COMMANDS
 from handlers import messages
 from handlers.events import format_events
-from provider import CalendarEvent, Provider
+from provider import AppProvider, CalendarEvent
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -127,7 +127,7 @@ def test_disconnect_still_disconnects_when_revocation_fails_and_says_so(
     result = configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)
     assert result["type"] == "ok" and result["refresh_bindings"] is True
     assert f"{PROVIDER} did not confirm the revocation" in result["text"]
-    assert Provider.manage_access_url in result["text"]
+    assert AppProvider.manage_access_url in result["text"]
     assert stored_bodies(requests_mock) == [None]
 
 
@@ -188,6 +188,22 @@ def test_info_shows_the_connected_identity(configured, connect_user, requests_mo
         "text": f"Connected to {PROVIDER} as **alice@gmail.com** (Alice G).\n- {PROVIDER} account ID: `{IDENTITY.sub}`",
     }
     assert userinfo.last_request.headers["Authorization"] == "Bearer ya29.fresh"
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "shown"),
+    [("", "Alice G", "Alice G"), ("", "", IDENTITY.sub)],
+    ids=["no email: the name", "no email or name: the account id"],
+)
+def test_every_answer_names_the_account_the_same_way(configured, connect_user, mattermost, requests_mock, email, name, shown):
+    # A provider may give no email (a scope unticked, or none to give): connect, info and disconnect all fall back alike.
+    identity = replace(IDENTITY, email=email, name=name)
+    connect_user(ALICE, identity=identity)
+    assert f"**{shown}** is already connected" in configured.call(paths.CONNECT, CONNECT_EXPAND)["text"]
+    requests_mock.get(USERINFO_URL, json={"sub": identity.sub, "email": email, "name": name})
+    assert f"**{shown}**." in configured.call(paths.INFO, TOKEN_USE_EXPAND)["text"]
+    requests_mock.post(REVOKE_URL, text="")
+    assert configured.call(paths.DISCONNECT, DISCONNECT_EXPAND)["text"].endswith(f"**{shown}**.")
 
 
 def test_info_with_a_fresh_token_makes_one_round_trip(configured, connect_user, requests_mock):
@@ -559,7 +575,7 @@ def test_events_without_the_calendar_scope_name_the_permission_and_call_nothing(
     # permission is missing before any round trip. The token answer spells the sign-in scopes as URLs.
     events = COMMAND["events"]
     assert events.scopes
-    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases]))  # every scope but the command's
+    connect_user(ALICE, scope=" ".join(["openid", *AppProvider.scope_aliases]))  # every scope but the command's
     result = configured.call(paths.EVENTS, TOKEN_USE_EXPAND)
     permission = messages.text("permission.events")
     assert result == {
@@ -570,7 +586,7 @@ def test_events_without_the_calendar_scope_name_the_permission_and_call_nothing(
 
 
 def test_events_with_every_scope_granted_as_urls_are_listed(configured, connect_user, requests_mock):
-    connect_user(ALICE, scope=" ".join(["openid", *Provider.scope_aliases, *COMMAND["events"].scopes]))
+    connect_user(ALICE, scope=" ".join(["openid", *AppProvider.scope_aliases, *COMMAND["events"].scopes]))
     requests_mock.get(EVENTS_URL, json={"items": []})
     assert configured.call(paths.EVENTS, TOKEN_USE_EXPAND)["type"] == "ok"
 

@@ -1,6 +1,6 @@
 """Google, the provider this template ships (provider/google.py, provider/calendar.py): its endpoints, its scopes,
 the authorization parameters it needs, and its Calendar API. These are the only tests that name Google; every other
-test reads the provider's name and command from `provider.Provider` and the app id from manifest.json, so renaming
+test reads the provider's name and command from `provider.AppProvider` and the app id from manifest.json, so renaming
 the app or switching provider leaves them as they are (a switch deletes this file with provider/google.py)."""
 
 from __future__ import annotations

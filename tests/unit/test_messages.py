@@ -23,6 +23,7 @@ SOURCES = {
     for p in d.glob("*.py")
 }
 SOURCES[ROOT / "commands.py"] = (ROOT / "commands.py").read_text(encoding="utf-8")
+SOURCES |= {p: p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.html")}
 
 
 def raised(exception: str) -> set[str]:

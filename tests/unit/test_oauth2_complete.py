@@ -16,7 +16,7 @@ import requests
 from commands import COMMANDS
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND
-from provider import Identity, Provider, pkce
+from provider import AppProvider, Identity, pkce
 from tests.conftest import (
     ALICE,
     ALICE_TOKEN,
@@ -45,7 +45,7 @@ TOKEN_ANSWER = {
     "refresh_token": REFRESH_TOKEN,
     "expires_in": 3599,
     # Every scope the commands need, the sign-in scopes spelt as the provider's token answer spells them.
-    "scope": " ".join(["openid", *Provider.scope_aliases, *(scope for command in COMMANDS for scope in command.scopes)]),
+    "scope": " ".join(["openid", *AppProvider.scope_aliases, *(scope for command in COMMANDS for scope in command.scopes)]),
     "token_type": "Bearer",
     "id_token": ID_TOKEN,
 }
@@ -517,11 +517,11 @@ def test_an_id_token_that_fails_its_checks_falls_back_to_userinfo(
     assert record.identity.name == "From Userinfo"
 
 
-@pytest.mark.parametrize("settings", [make_settings(oauth2_issuer=Provider.issuer)], ids=["the provider's own issuer"])
+@pytest.mark.parametrize("settings", [make_settings(oauth2_issuer=AppProvider.issuer)], ids=["the provider's own issuer"])
 def test_the_id_token_issuer_without_a_scheme_is_accepted(configured, requests_mock, upstream, mattermost, cipher):
     # The provider writes either spelling in its ID tokens (OpenID Connect Core 3.1.3.7); the other spelling is
     # accepted when the issuer is the provider's own, not one an admin configured.
-    (alias,) = Provider.issuer_aliases
+    (alias,) = AppProvider.issuer_aliases
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "id_token": id_token(iss=alias)})
     assert complete(configured) == {"type": "ok"}
     assert upstream.userinfo.call_count == 0
@@ -539,7 +539,7 @@ def test_a_grant_without_a_commands_scope_connects_and_the_dm_says_what_is_missi
 ):
     # The user unticked calendar access: identity works, so the connection is made, and the DM names the permission
     # not allowed, the command it stops, and how to allow it.
-    unticked = " ".join(["openid", *Provider.scope_aliases])  # the sign-in scopes, as the token answer spells them
+    unticked = " ".join(["openid", *AppProvider.scope_aliases])  # the sign-in scopes, as the token answer spells them
     requests_mock.post(TOKEN_URL, json={**TOKEN_ANSWER, "scope": unticked})
     assert complete(configured) == {"type": "ok"}
     assert cipher.open(json.loads(mattermost.oauth2_user.last_request.body), user_id=ALICE.id).scope == unticked

@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from handlers import messages
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
-from provider import Provider, pkce
+from provider import AppProvider, pkce
 from tests.conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, TOKEN_URL, USERINFO_URL, make_settings, paths
 from tests.names import CMD
 
@@ -50,9 +50,9 @@ def test_authorization_url_has_exactly_the_expected_parameters(plugin):
         "client_id": CLIENT_ID,
         "redirect_uri": COMPLETE_URL,
         "response_type": "code",
-        "scope": " ".join(Provider.scopes),
+        "scope": " ".join(AppProvider.scopes),
         "state": STATE,
-        **Provider.authorization_params,  # the provider's own; the provider's tests check their values
+        **AppProvider.authorization_params,  # the provider's own; the provider's tests check their values
         "code_challenge_method": "S256",
     }
     assert len(challenge) == 43

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 import app as app_module
-from provider import Identity, Provider, calendar
+from provider import AppProvider, Identity, calendar
 from settings import ServerSettings, Settings, SettingsError, log_config
 from user_tokens import TokenCipher, TokenRecord
 
@@ -32,13 +32,13 @@ def test_defaults_are_the_providers_and_localhost(env):
     settings = Settings.from_env({**env, "APP_SECRET": "s" * 32})
     assert settings.root_url == "http://localhost:8080"
     assert settings.mattermost_site_url is None
-    assert settings.oauth2_authorize_url == Provider.authorize_url
-    assert settings.oauth2_token_url == Provider.token_url
-    assert settings.oauth2_revoke_url == Provider.revoke_url
-    assert settings.oauth2_userinfo_url == Provider.userinfo_url
-    assert settings.oauth2_issuer == Provider.issuer
+    assert settings.oauth2_authorize_url == AppProvider.authorize_url
+    assert settings.oauth2_token_url == AppProvider.token_url
+    assert settings.oauth2_revoke_url == AppProvider.revoke_url
+    assert settings.oauth2_userinfo_url == AppProvider.userinfo_url
+    assert settings.oauth2_issuer == AppProvider.issuer
     assert settings.google_api_url == calendar.API_URL
-    assert settings.oauth2_scopes == Provider.scopes
+    assert settings.oauth2_scopes == AppProvider.scopes
     assert settings.token_encryption_keys == ()
     assert settings.log_level == "INFO"
     assert settings.provider_urls_are_insecure is False
@@ -100,7 +100,7 @@ def test_blank_values_count_as_unset(env):
     )
     assert (settings.root_url, settings.oauth2_scopes, settings.mattermost_site_url, settings.log_level) == (
         "http://localhost:8080",
-        Provider.scopes,
+        AppProvider.scopes,
         None,
         "INFO",
     )
@@ -336,10 +336,10 @@ def test_a_setting_that_denies_the_provider_classs_rotation_stops_the_start(monk
     way round (true on a class that says they do not) only costs a round trip, and is the override's use."""
     import settings as settings_module
 
-    class Rotating(settings_module.Provider):
+    class Rotating(settings_module.AppProvider):
         rotates_refresh_tokens = True
 
-    monkeypatch.setattr(settings_module, "Provider", Rotating)
+    monkeypatch.setattr(settings_module, "AppProvider", Rotating)
     with pytest.raises(SettingsError, match=r"^OAUTH2_ROTATES_REFRESH_TOKENS=false contradicts"):
         Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "false"})
     assert Settings.from_env({"APP_SECRET": "s" * 32, "OAUTH2_ROTATES_REFRESH_TOKENS": "true"}).oauth2_rotates_refresh_tokens

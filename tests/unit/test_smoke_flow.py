@@ -7,7 +7,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from mattermost_apps.testing import DEFAULT_COMPLETE_EXPAND, DEFAULT_CONNECT_EXPAND
-from provider import Provider
+from provider import AppProvider
 from tests.conftest import (
     ADMIN,
     ALICE,
@@ -48,8 +48,8 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
     query = parse_qs(url.query)
     assert query["state"] == [STATE]
     assert query["client_id"] == [CLIENT_ID]
-    assert {key: query[key] for key in Provider.authorization_params} == {
-        key: [value] for key, value in Provider.authorization_params.items()
+    assert {key: query[key] for key in AppProvider.authorization_params} == {
+        key: [value] for key, value in AppProvider.authorization_params.items()
     }  # the provider's own parameters; the provider's tests check their values
     assert query["code_challenge_method"] == ["S256"]
 
@@ -59,7 +59,7 @@ def test_configure_connect_complete_use_disconnect(plugin, requests_mock):
             "access_token": "ya29.first",
             "refresh_token": "1//refresh",
             "expires_in": 3599,
-            "scope": " ".join(Provider.scopes),
+            "scope": " ".join(AppProvider.scopes),
             "token_type": "Bearer",
         },
     )

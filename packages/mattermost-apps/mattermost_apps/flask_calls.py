@@ -1,6 +1,7 @@
 """Flask glue for an HTTP App: every call route answers HTTP 200 with a CallResponse, whatever happens.
 
-`CallRouter` collects call handlers `fn(call, services) -> CallResponse`. `install(app, ...)` registers them as
+`CallRouter[Services]` collects call handlers `fn(call, services) -> CallResponse`, `services` being what the app
+hands every handler (its collaborators; `None` when it has none). `install(app, ...)` registers them as
 `POST <path>` views that check, before the handler runs, the JWT, the body limit and the CallRequest's shape, and
 turn any failure into `{"type": "error", "text": explain(exc)}` with HTTP 200: the plugin shows a non-200 answer
 as its raw body. Only the call routes get that treatment; the app's GET routes (and unknown
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 MAX_CALL_BYTES = 64 * 1024
 DEFAULT_DEADLINE = 25.0  # seconds; the plugin gives up on a call after 30
-Handler = Callable[[CallRequest, Any], CallResponse]
+S = TypeVar("S")  # what the app hands every handler
+Handler = Callable[[CallRequest, S], CallResponse]
 Explain = Callable[[Exception], str]
 
 
@@ -62,18 +64,18 @@ class CallTooLarge(Exception):
         super().__init__(f"the body is over {limit} bytes")
 
 
-class CallRouter:
+class CallRouter(Generic[S]):
     """Collects call handlers; `install` registers them on an app with the shared checks."""
 
     def __init__(self) -> None:
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[str, Handler[S]] = {}
 
-    def add(self, path: str, fn: Handler) -> None:
+    def add(self, path: str, fn: Handler[S]) -> None:
         if path in self.handlers:
             raise ValueError(f"two handlers for call path {path}")
         self.handlers[path] = fn
 
-    def call(self, path: str) -> Callable[[Handler], Handler]:
+    def call(self, path: str) -> Callable[[Handler[S]], Handler[S]]:
         """Decorator: `fn` handles the calls to `path`, whatever they are (a command, a form's submit or source, a
         dynamic select's lookup): the plugin sends no call type, so each call gets a path of its own.
 
@@ -82,7 +84,7 @@ class CallRouter:
                 return lookup(name for name in NAMES if name.startswith(call.query))
         """
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: Handler[S]) -> Handler[S]:
             self.add(path, fn)
             return fn
 
@@ -93,7 +95,7 @@ class CallRouter:
         app: Flask,
         *,
         jwt_secret: str | None,
-        services: Any,
+        services: S,
         explain: Explain,
         max_body: int = MAX_CALL_BYTES,
         deadline: float = DEFAULT_DEADLINE,
@@ -119,7 +121,7 @@ class CallRouter:
                 log.exception("unhandled error in call %s", request.path)
             return jsonify(error(explain(exc)))
 
-        def make_view(fn: Handler) -> Callable[[], Response]:
+        def make_view(fn: Handler[S]) -> Callable[[], Response]:
             # Each call view answers its own failures (HTTP 200, a CallResponse); the app's other routes keep Flask's.
             def view() -> Response:
                 tasks: list[Callable[[], None]] = []

@@ -26,7 +26,7 @@ def explain(exc: Exception) -> str:
 @pytest.fixture
 def client():
     app = Flask(__name__)
-    router = CallRouter()
+    router = CallRouter[str]()
     router.add("/hello", lambda call, services: ok(f"hello {call.value('name')} from {services}"))
     router.add("/boom", boom)
     router.install(app, jwt_secret=SECRET, services="the services", explain=explain, max_body=1024)
@@ -75,7 +75,7 @@ def test_routes_that_are_not_calls_keep_real_http_errors(client):
 
 
 def test_two_handlers_for_one_path_are_refused():
-    router = CallRouter()
+    router = CallRouter[None]()
     router.add("/a", lambda call, services: ok())
     with pytest.raises(ValueError, match="two handlers"):
         router.add("/a", lambda call, services: ok())
@@ -83,7 +83,7 @@ def test_two_handlers_for_one_path_are_refused():
 
 def test_a_lookup_is_registered_with_a_decorator_and_filters_by_what_was_typed():
     app = Flask(__name__)
-    router = CallRouter()
+    router = CallRouter[None]()
     router.add("/hello", lambda call, services: ok("hello"))  # `add` and the decorator side by side
 
     @router.call("/hello/lookup")

@@ -42,7 +42,7 @@ def small_app(root_url: str = "http://kit-app.test") -> Flask:
     def hi(call: CallRequest, services: Any) -> CallResponse:
         return ok(f"hi **{(call.context.acting_user or {}).get('username')}**")
 
-    router = CallRouter()
+    router = CallRouter[None]()
     router.add("/bindings", bindings)
     router.add("/hi", hi)
     router.install(app, jwt_secret=SECRET, services=None, explain=str)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bindings import Command, Viewer, command_bindings
 from mattermost_apps import CallRequest, CallResponse, ok
-from provider import Provider
+from provider import AppProvider
 from services import Services
 
 from .messages import text
@@ -18,7 +18,7 @@ def bindings(call: CallRequest, services: Services) -> CallResponse:
     tree = command_bindings(
         services.commands,
         viewer_of(call, services),
-        trigger=Provider.command,
+        trigger=AppProvider.command,
         description=text("command.description"),
         icon=services.manifest["icon"],
         not_yet=not_yet,
