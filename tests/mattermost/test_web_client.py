@@ -123,18 +123,6 @@ def through_the_plugin(plugin: FakePlugin, data: Any) -> list[dict[str, Any]]:
     return bindings
 
 
-def prefixed(bindings: list[dict[str, Any]], parent: str | None = None) -> list[dict[str, Any]]:
-    """The only change the client is allowed: each sub-binding's location gets its parent's as a prefix."""
-    out = []
-    for binding in copy.deepcopy(bindings):
-        if parent is not None:
-            binding["location"] = parent + "/" + binding["location"]
-        if binding.get("bindings"):
-            binding["bindings"] = prefixed(binding["bindings"], binding["location"])
-        out.append(binding)
-    return out
-
-
 def leaves(bindings: list[dict[str, Any]], words: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     found = []
     for binding in bindings:
@@ -160,7 +148,7 @@ def test_every_binding_set_passes_the_web_client_untouched(
     plugin, user = viewer_plugin(admin, configured, connected)
     bindings = through_the_plugin(plugin, app_bindings(plugin, user))
     (result,) = web_client([{"fn": "validateBindings", "arg": bindings}])
-    assert result["returned"] == prefixed(bindings)  # nothing dropped, nothing rewritten but the locations
+    assert result["returned"] == web_client_code.prefixed(bindings)  # nothing dropped, nothing rewritten but the locations
     assert webclient.validate_bindings(copy.deepcopy(bindings)) == result["returned"]  # the emulator's port agrees
     # every command the app offers can be typed as it is, and goes to the binding's own call
     commands = webclient.command_bindings(result["returned"])

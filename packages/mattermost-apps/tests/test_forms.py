@@ -148,18 +148,6 @@ def web_client() -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
     return lambda jobs: web_client_code.run(jobs, NODE_MODULES)
 
 
-def prefixed(bindings: list[dict[str, Any]], parent: str | None = None) -> list[dict[str, Any]]:
-    """The only change the client makes: a sub-binding's location gets its parent's as a prefix."""
-    out = []
-    for binding in copy.deepcopy(bindings):
-        if parent is not None:
-            binding["location"] = parent + "/" + binding["location"]
-        if binding.get("bindings"):
-            binding["bindings"] = prefixed(binding["bindings"], binding["location"])
-        out.append(binding)
-    return out
-
-
 @pytest.mark.e2e
 def test_the_web_client_keeps_every_binding_and_form_as_the_plugin_passed_it(web_client):
     bindings = through_the_plugin([COMMANDS])
@@ -167,7 +155,7 @@ def test_the_web_client_keeps_every_binding_and_form_as_the_plugin_passed_it(web
     validated, *cleaned = web_client(
         [{"fn": "validateBindings", "arg": bindings}, *({"fn": "cleanForm", "arg": f} for f in forms)]
     )
-    assert validated["returned"] == prefixed(bindings)
+    assert validated["returned"] == web_client_code.prefixed(bindings)
     assert [result["arg"] for result in cleaned] == forms
 
 

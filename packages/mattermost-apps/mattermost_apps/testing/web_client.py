@@ -8,6 +8,7 @@ each result is `{"returned": ..., "arg": ...}`, the argument as the function lef
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -41,3 +42,16 @@ def run(jobs: Jobs, node_modules: Path, *, timeout: float = 60) -> list[dict[str
 
 def installed_version(node_modules: Path) -> str:
     return json.loads((node_modules / "mattermost-redux" / "package.json").read_text())["version"]
+
+
+def prefixed(bindings: list[dict[str, Any]], parent: str | None = None) -> list[dict[str, Any]]:
+    """`bindings` as the client leaves them when it changes nothing else (`validateBindings`): each sub-binding's
+    location gets its parent's as a prefix. Compare the client's output with this to see that it dropped nothing."""
+    out = []
+    for binding in copy.deepcopy(bindings):
+        if parent is not None:
+            binding["location"] = parent + "/" + binding["location"]
+        if binding.get("bindings"):
+            binding["bindings"] = prefixed(binding["bindings"], binding["location"])
+        out.append(binding)
+    return out
